@@ -1,0 +1,41 @@
+# GXRTC API. `make run` and `make test` do all set-up themselves.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+UV_VERSION := 0.13.8
+
+.PHONY: setup deps livekit run test unit lint schema schema-check
+
+setup: deps livekit
+
+deps: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	uv sync --frozen
+	@touch $@
+
+livekit:
+	@dev/install-livekit.sh >/dev/null
+
+run: setup
+	dev/run.sh
+
+test: setup lint schema-check
+	dev/test.sh
+
+unit: deps
+	$(VENV)/bin/pytest tests/unit
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy graphql_api rest_compat
+
+schema: deps
+	$(VENV)/bin/python -m graphql_api.export_schema > schema.graphql
+
+schema-check: deps
+	@$(VENV)/bin/python -m graphql_api.export_schema | diff -u schema.graphql - \
+	  || { echo "schema.graphql is out of date: run 'make schema'" >&2; exit 1; }

@@ -1,0 +1,167 @@
+"""The one error tree of GXRTC API.
+
+Every error the service means to show a caller is a :class:`GxrtcError`. Each
+knows its HTTP status, its GraphQL ``extensions.code``, a short stable English
+reason (``error``) and a message for people (``message``). The REST face and
+the GraphQL face turn them into their own shapes in one place each; anything
+that is not a ``GxrtcError`` is a bug and is shown to callers only as a masked
+internal error.
+
+    GxrtcError                      500 INTERNAL_SERVER_ERROR
+    ├── InvalidParameter            400 BAD_USER_INPUT
+    │   └── MissingParameter        400 BAD_USER_INPUT
+    ├── NotFound                    404 NOT_FOUND
+    │   ├── RoomNotFound
+    │   ├── ParticipantNotFound
+    │   └── TrackNotFound
+    ├── Conflict                    409 CONFLICT
+    ├── UnsupportedMediaType        415 UNSUPPORTED_MEDIA_TYPE
+    └── UpstreamError               502 BAD_GATEWAY        LiveKit answered, but not usefully
+        ├── UpstreamAuthError       502 BAD_GATEWAY        LiveKit rejected our own credentials
+        ├── UpstreamUnavailable     503 SERVICE_UNAVAILABLE LiveKit could not be reached
+        └── UpstreamTimeout         504 GATEWAY_TIMEOUT    LiveKit did not answer in time
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+__all__ = [
+    "Conflict",
+    "GxrtcError",
+    "InvalidParameter",
+    "MissingParameter",
+    "NotFound",
+    "ParticipantNotFound",
+    "RoomNotFound",
+    "TrackNotFound",
+    "UnsupportedMediaType",
+    "UpstreamAuthError",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+]
+
+
+class GxrtcError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    error: ClassVar[str] = "internal error"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.error
+        super().__init__(self.message)
+
+    def message_for(self, aliases: Mapping[str, str]) -> str:
+        """The message with parameters named as the face that shows it names them."""
+        return self.message
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        # graphql-core copies an original error's `extensions` onto the
+        # GraphQLError it wraps it in, so this is how the code reaches clients
+        # without the core importing anything from GraphQL.
+        return {"code": self.code, "status": self.status}
+
+
+class InvalidParameter(GxrtcError):
+    status = 400
+    code = "BAD_USER_INPUT"
+    error = "invalid parameter"
+
+    def __init__(self, param: str, detail: str) -> None:
+        self.param = param
+        self.detail = detail
+        super().__init__(f"params {param} {detail}")
+
+    def message_for(self, aliases: Mapping[str, str]) -> str:
+        return f"params {aliases.get(self.param, self.param)} {self.detail}"
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {**super().extensions, "param": self.param}
+
+
+class MissingParameter(InvalidParameter):
+    error = "missing parameter"
+
+    def __init__(self, param: str) -> None:
+        # The wording is the API document's own template.
+        super().__init__(param, "is required")
+
+
+class NotFound(GxrtcError):
+    status = 404
+    code = "NOT_FOUND"
+    error = "not found"
+
+
+class RoomNotFound(NotFound):
+    error = "room not found"
+
+    def __init__(self, room: str) -> None:
+        self.room = room
+        super().__init__(f"room {room} does not exist")
+
+
+class ParticipantNotFound(NotFound):
+    error = "participant not found"
+
+    def __init__(self, room: str, identity: str) -> None:
+        self.room = room
+        self.identity = identity
+        super().__init__(f"participant {identity} is not in room {room}")
+
+
+class TrackNotFound(NotFound):
+    error = "track not found"
+
+    def __init__(self, identity: str, track: str) -> None:
+        self.identity = identity
+        self.track = track
+        super().__init__(f"participant {identity} has no track {track}")
+
+
+class Conflict(GxrtcError):
+    status = 409
+    code = "CONFLICT"
+    error = "conflict"
+
+
+class UnsupportedMediaType(GxrtcError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    error = "unsupported media type"
+
+
+class UpstreamError(GxrtcError):
+    status = 502
+    code = "BAD_GATEWAY"
+    error = "livekit error"
+
+
+class UpstreamAuthError(UpstreamError):
+    error = "livekit rejected the service credentials"
+
+    def __init__(self) -> None:
+        # The caller did nothing wrong, so this must never look like their 401.
+        super().__init__("the media server rejected this service's credentials")
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 503
+    code = "SERVICE_UNAVAILABLE"
+    error = "livekit unavailable"
+
+    def __init__(self, message: str = "the media server cannot be reached, try again shortly") -> None:
+        super().__init__(message)
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "GATEWAY_TIMEOUT"
+    error = "livekit timeout"
+
+    def __init__(self) -> None:
+        super().__init__("the media server did not answer in time")

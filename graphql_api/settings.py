@@ -1,0 +1,54 @@
+"""Settings, read once from the environment (and a `.env` file if present).
+
+LiveKit's own variables keep their usual names (``LIVEKIT_URL``,
+``LIVEKIT_API_KEY``, ``LIVEKIT_API_SECRET``); everything of ours is ``GXRTC_*``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GXRTC_", env_file=".env", extra="ignore", populate_by_name=True)
+
+    livekit_url: str = Field(
+        default="http://127.0.0.1:7880",
+        validation_alias=AliasChoices("LIVEKIT_URL", "GXRTC_LIVEKIT_URL"),
+        description="Where the service reaches LiveKit's server API.",
+    )
+    livekit_api_key: str = Field(validation_alias=AliasChoices("LIVEKIT_API_KEY", "GXRTC_LIVEKIT_API_KEY"))
+    livekit_api_secret: SecretStr = Field(
+        validation_alias=AliasChoices("LIVEKIT_API_SECRET", "GXRTC_LIVEKIT_API_SECRET")
+    )
+    livekit_client_url: str | None = Field(
+        default=None,
+        description="The URL handed to clients with their token; defaults to LIVEKIT_URL as ws(s)://.",
+    )
+    livekit_timeout_seconds: float = Field(default=5.0, gt=0)
+    livekit_max_connections: int = Field(default=100, gt=0)
+
+    env: Literal["dev", "production"] = "production"
+    token_ttl_seconds: int = Field(default=3600, gt=0, description="Lifetime of a join token when none is asked for.")
+    token_max_ttl_seconds: int = Field(default=86400, gt=0)
+
+    @field_validator("livekit_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("LIVEKIT_URL must start with http://, https://, ws:// or wss://")
+        return value.rstrip("/")
+
+    @property
+    def client_url(self) -> str:
+        if self.livekit_client_url:
+            return self.livekit_client_url
+        url = self.livekit_url
+        if url.startswith("http"):
+            url = "ws" + url[len("http") :]
+        return url

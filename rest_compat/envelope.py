@@ -1,0 +1,47 @@
+"""The API document's envelope: ``{"meta": {"code": C, ...}, "data": {...}}``.
+
+``meta.code`` always equals the HTTP status. Errors carry ``meta.message``
+for people and ``meta.error``, a short English reason that programs can match.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.responses import Response
+
+from graphql_api.errors import GxrtcError
+
+__all__ = ["PARAM_ALIASES", "EnvelopeResponse", "error", "from_error", "ok"]
+
+# The core names parameters as GraphQL does; the document names two of them otherwise.
+PARAM_ALIASES = {"identity": "uid", "attributes": "attrs"}
+
+
+class EnvelopeResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def ok(data: dict[str, Any] | None = None) -> EnvelopeResponse:
+    body: dict[str, Any] = {"meta": {"code": 200}}
+    if data is not None:
+        body["data"] = data
+    return EnvelopeResponse(body)
+
+
+def error(
+    status: int, message: str, reason: str | None = None, headers: Mapping[str, str] | None = None
+) -> EnvelopeResponse:
+    meta: dict[str, Any] = {"code": status, "message": message}
+    if reason:
+        meta["error"] = reason
+    return EnvelopeResponse({"meta": meta}, status_code=status, headers=headers)
+
+
+def from_error(exc: GxrtcError) -> EnvelopeResponse:
+    return error(exc.status, exc.message_for(PARAM_ALIASES), exc.error)

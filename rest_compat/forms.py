@@ -1,0 +1,93 @@
+"""Reading a request's parameters the way legacy clients send them.
+
+The document says "Content Type: form": `application/x-www-form-urlencoded`
+(what `curl -d` sends). `multipart/form-data` and a JSON object with the same
+keys are accepted too. Query-string parameters fill in what the body lacks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from graphql_api.errors import InvalidParameter, UnsupportedMediaType
+
+__all__ = ["MAX_FIELDS", "int_param", "read_params"]
+
+MAX_FIELDS = 100
+
+
+def _scalar(key: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, dict | list):
+        # A JSON client may send `attrs` or `permission` as an object rather
+        # than as a string holding one; both mean the same.
+        return json.dumps(value, ensure_ascii=False)
+    raise InvalidParameter(key, "must be a string, a number, a boolean or an object")
+
+
+def _parse_urlencoded(body: bytes) -> dict[str, str]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidParameter("body", "must be UTF-8") from None
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidParameter("body", "must be UTF-8 once percent-decoded") from None
+    except ValueError:
+        raise InvalidParameter("body", f"must have at most {MAX_FIELDS} fields") from None
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        params.setdefault(key, value)
+    return params
+
+
+async def read_params(request: Request) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    params: dict[str, str]
+    if content_type == "multipart/form-data":
+        form = await request.form(max_files=0, max_fields=MAX_FIELDS)
+        params = {}
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                raise InvalidParameter(key, "must be a plain form field, not a file")
+            params.setdefault(key, value)
+    elif content_type == "application/json":
+        body = await request.body()
+        if not body.strip():
+            params = {}
+        else:
+            try:
+                decoded = json.loads(body)
+            except (ValueError, RecursionError):
+                raise InvalidParameter("body", "must be a JSON object") from None
+            if not isinstance(decoded, dict):
+                raise InvalidParameter("body", "must be a JSON object")
+            params = {key: _scalar(key, value) for key, value in decoded.items() if value is not None}
+    elif content_type in ("application/x-www-form-urlencoded", "", "text/plain"):
+        params = _parse_urlencoded(await request.body())
+    else:
+        raise UnsupportedMediaType(f"content type {content_type} is not supported; send a form or JSON")
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, value)
+    return params
+
+
+def int_param(params: dict[str, str], key: str) -> int | None:
+    raw = params.get(key)
+    if raw is None or raw.strip() == "":
+        return None
+    raw = raw.strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        raise InvalidParameter(key, "must be a non-negative integer")
+    return int(raw)
