@@ -31,7 +31,7 @@ unit: deps
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy graphql_api rest_compat
+	$(VENV)/bin/mypy graphql_api rest_compat tests
 
 schema: deps
 	$(VENV)/bin/python -m graphql_api.export_schema > schema.graphql

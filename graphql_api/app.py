@@ -6,6 +6,7 @@ long-lived objects are put together.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -76,7 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         minter = TokenMinter(
             settings.livekit_api_key, settings.livekit_api_secret.get_secret_value(), settings.client_url
         )
-        app.state.core = Core(settings=settings, livekit=livekit, minter=minter)
+        app.state.core = Core(
+            settings=settings,
+            livekit=livekit,
+            minter=minter,
+            fanout_limit=asyncio.Semaphore(settings.fanout_concurrency),
+        )
         try:
             yield
         finally:

@@ -24,6 +24,7 @@ from livekit.protocol import models
 from livekit.protocol import room as room_proto
 
 from .errors import (
+    Conflict,
     GxrtcError,
     InvalidParameter,
     NotFound,
@@ -51,6 +52,8 @@ def translate(exc: BaseException) -> GxrtcError:
             return NotFound(exc.message or "not found")
         if code in ("invalid_argument", "malformed", "out_of_range"):
             return InvalidParameter("request", f"was refused by the media server: {exc.message or code}")
+        if code in ("failed_precondition", "already_exists", "aborted"):
+            return Conflict(f"the media server refused: {exc.message or code}")
         if code == "deadline_exceeded":
             return UpstreamTimeout()
         if code == "unavailable" or exc.status in (502, 503, 504):

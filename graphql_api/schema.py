@@ -5,12 +5,13 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 
 from . import resolvers
 from .context import Info
 from .errors import GxrtcError
-from .types import SCALARS, JoinToken, Room
+from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, TrackSource
 
 __all__ = ["Mutation", "Query", "build_schema"]
 
@@ -25,6 +26,15 @@ class Query:
     @strawberry.field(description="One room by name; NOT_FOUND when there is no such room.")
     async def room(self, info: Info, name: str) -> Room | None:
         return Room.from_proto(await resolvers.get_room(info.context.core, name))
+
+    @strawberry.field(description="Who is in a room; NOT_FOUND when there is no such room.")
+    async def participants(self, info: Info, room: str) -> list[Participant]:
+        participants = await resolvers.list_participants(info.context.core, room)
+        return [Participant.from_proto(participant) for participant in participants]
+
+    @strawberry.field(description="One participant; NOT_FOUND when the room or the participant is missing.")
+    async def participant(self, info: Info, room: str, identity: str) -> Participant | None:
+        return Participant.from_proto(await resolvers.get_participant(info.context.core, room, identity))
 
 
 @strawberry.type
@@ -66,6 +76,65 @@ class Mutation:
     @strawberry.mutation(description="Close a room, disconnecting everyone in it; returns the room as it was.")
     async def delete_room(self, info: Info, name: str) -> Room:
         return Room.from_proto(await resolvers.delete_room(info.context.core, name))
+
+    @strawberry.mutation(description="Disconnect a participant from its room. True when done.")
+    async def kick_participant(self, info: Info, room: str, identity: str) -> bool:
+        await resolvers.kick_participant(info.context.core, room, identity)
+        return True
+
+    @strawberry.mutation(
+        description=(
+            "Mute (or with `muted: false`, unmute) a participant's microphone tracks, or the one track or"
+            " source given. Returns the participant with its tracks as they are now."
+        )
+    )
+    async def mute_participant(
+        self,
+        info: Info,
+        room: str,
+        identity: str,
+        muted: bool = True,
+        track_sid: str | None = None,
+        source: TrackSource | None = None,  # type: ignore[valid-type]
+    ) -> Participant:
+        participant = await resolvers.mute_participant(
+            info.context.core,
+            room,
+            identity,
+            muted=muted,
+            track_sid=track_sid,
+            source=source.name if source is not None else None,
+        )
+        return Participant.from_proto(participant)
+
+    @strawberry.mutation(
+        description=(
+            "Change a participant's metadata, name or attributes. Attributes merge into the current ones;"
+            " an empty value deletes its key."
+        )
+    )
+    async def update_participant_info(
+        self,
+        info: Info,
+        room: str,
+        identity: str,
+        metadata: str | None = None,
+        attributes: JSON | None = None,
+        name: str | None = None,
+    ) -> Participant:
+        participant = await resolvers.update_participant(
+            info.context.core, room, identity, metadata=metadata, attributes=attributes, name=name
+        )
+        return Participant.from_proto(participant)
+
+    @strawberry.mutation(description="Change what a participant may do; fields left out keep their current value.")
+    async def update_participant_permissions(
+        self, info: Info, room: str, identity: str, permission: ParticipantPermissionInput
+    ) -> Participant:
+        participant = await resolvers.update_participant(
+            info.context.core, room, identity, permission=permission.to_patch()
+        )
+        return Participant.from_proto(participant)
 
 
 def _is_internal(error: GraphQLError) -> bool:

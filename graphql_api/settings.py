@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     )
     livekit_timeout_seconds: float = Field(default=5.0, gt=0)
     livekit_max_connections: int = Field(default=100, gt=0)
+    fanout_concurrency: int = Field(
+        default=16, gt=0, description="LiveKit calls in flight at once when one request lists many rooms' participants."
+    )
 
     env: Literal["dev", "production"] = "production"
     token_ttl_seconds: int = Field(default=3600, gt=0, description="Lifetime of a join token when none is asked for.")

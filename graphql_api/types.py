@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import datetime
+import enum
 from typing import NewType
 
 import strawberry
 from livekit.protocol import models
+from strawberry.scalars import JSON
 from strawberry.types.scalar import ScalarDefinition
 
+from .context import Info
 from .tokens import JoinToken as JoinTokenData
 
-__all__ = ["SCALARS", "Codec", "Int64", "JoinToken", "Room"]
+__all__ = [
+    "SCALARS",
+    "Codec",
+    "Int64",
+    "JoinToken",
+    "Participant",
+    "ParticipantKind",
+    "ParticipantPermission",
+    "ParticipantPermissionInput",
+    "ParticipantState",
+    "Room",
+    "Track",
+    "TrackSource",
+    "TrackType",
+]
 
 
 def _parse_int64(value: object) -> int:
@@ -48,6 +65,143 @@ class Codec:
         return cls(mime=codec.mime, fmtp_line=codec.fmtp_line)
 
 
+def _proto_enum(name: str, proto: object, description: str) -> type[enum.Enum]:
+    # Mirrors LiveKit's enum so new LiveKit values need no change here.
+    values = {value.name: value.number for value in proto.DESCRIPTOR.values}  # type: ignore[attr-defined]
+    mirrored: type[enum.Enum] = enum.Enum(name, values)  # type: ignore[misc]
+    return strawberry.enum(mirrored, description=description)
+
+
+ParticipantState = _proto_enum("ParticipantState", models.ParticipantInfo.State, "Where a participant is in joining.")
+ParticipantKind = _proto_enum("ParticipantKind", models.ParticipantInfo.Kind, "What kind of client a participant is.")
+TrackType = _proto_enum("TrackType", models.TrackType, "What a track carries.")
+TrackSource = _proto_enum("TrackSource", models.TrackSource, "Where a track comes from.")
+
+
+def _enum_value(kind: type[enum.Enum], number: int) -> enum.Enum:
+    try:
+        return kind(number)
+    except ValueError:
+        return next(iter(kind))
+
+
+@strawberry.type(description="A published track of a participant.")
+class Track:
+    sid: str
+    type: TrackType  # type: ignore[valid-type]
+    source: TrackSource  # type: ignore[valid-type]
+    name: str
+    muted: bool
+    width: int
+    height: int
+    simulcast: bool
+    mime_type: str
+    mid: str
+    stream: str
+
+    @classmethod
+    def from_proto(cls, track: models.TrackInfo) -> Track:
+        return cls(
+            sid=track.sid,
+            type=_enum_value(TrackType, track.type),
+            source=_enum_value(TrackSource, track.source),
+            name=track.name,
+            muted=track.muted,
+            width=track.width,
+            height=track.height,
+            simulcast=track.simulcast,
+            mime_type=track.mime_type,
+            mid=track.mid,
+            stream=track.stream,
+        )
+
+
+@strawberry.type(description="What a participant may do in its room.")
+class ParticipantPermission:
+    can_subscribe: bool
+    can_publish: bool
+    can_publish_data: bool
+    can_publish_sources: list[TrackSource] = strawberry.field(  # type: ignore[valid-type]
+        description="When not empty, the only sources the participant may publish."
+    )
+    hidden: bool
+    can_update_metadata: bool
+    can_subscribe_metrics: bool
+    can_manage_agent_session: bool
+
+    @classmethod
+    def from_proto(cls, permission: models.ParticipantPermission) -> ParticipantPermission:
+        return cls(
+            can_subscribe=permission.can_subscribe,
+            can_publish=permission.can_publish,
+            can_publish_data=permission.can_publish_data,
+            can_publish_sources=[_enum_value(TrackSource, source) for source in permission.can_publish_sources],
+            hidden=permission.hidden,
+            can_update_metadata=permission.can_update_metadata,
+            can_subscribe_metrics=permission.can_subscribe_metrics,
+            can_manage_agent_session=permission.can_manage_agent_session,
+        )
+
+
+@strawberry.input(description="A change to a participant's permissions: fields left out keep their current value.")
+class ParticipantPermissionInput:
+    can_subscribe: bool | None = None
+    can_publish: bool | None = None
+    can_publish_data: bool | None = None
+    can_publish_sources: list[TrackSource] | None = None  # type: ignore[valid-type]
+    hidden: bool | None = None
+    can_update_metadata: bool | None = None
+    can_subscribe_metrics: bool | None = None
+    can_manage_agent_session: bool | None = None
+
+    def to_patch(self) -> dict[str, object]:
+        patch: dict[str, object] = {}
+        for key, value in vars(self).items():
+            if value is None:
+                continue
+            patch[key] = [source.name for source in value] if key == "can_publish_sources" else value
+        return patch
+
+
+@strawberry.type(description="A participant in a room, as LiveKit sees it now.")
+class Participant:
+    sid: str
+    identity: str
+    name: str
+    state: ParticipantState  # type: ignore[valid-type]
+    kind: ParticipantKind  # type: ignore[valid-type]
+    metadata: str
+    attributes: JSON = strawberry.field(description="String keys to string values.")
+    joined_at: Int64 = strawberry.field(description="Unix seconds.")
+    joined_at_ms: Int64 = strawberry.field(description="Unix milliseconds.")
+    version: int = strawberry.field(description="Grows with every change LiveKit makes to this participant.")
+    permission: ParticipantPermission | None
+    tracks: list[Track]
+    region: str
+    is_publisher: bool
+
+    @classmethod
+    def from_proto(cls, participant: models.ParticipantInfo) -> Participant:
+        return cls(
+            sid=participant.sid,
+            identity=participant.identity,
+            name=participant.name,
+            state=_enum_value(ParticipantState, participant.state),
+            kind=_enum_value(ParticipantKind, participant.kind),
+            metadata=participant.metadata,
+            attributes=JSON(dict(participant.attributes)),
+            joined_at=Int64(participant.joined_at),
+            joined_at_ms=Int64(participant.joined_at_ms),
+            version=participant.version,
+            permission=ParticipantPermission.from_proto(participant.permission)
+            if participant.HasField("permission")
+            else None,
+            tracks=[Track.from_proto(track) for track in participant.tracks],
+            region=participant.region,
+            is_publisher=participant.is_publisher,
+        )
+
+
 @strawberry.type(description="A LiveKit room.")
 class Room:
     sid: str
@@ -62,6 +216,11 @@ class Room:
     num_participants: int
     num_publishers: int
     active_recording: bool
+
+    @strawberry.field(description="Who is in the room now.")
+    async def participants(self, info: Info) -> list[Participant]:
+        participants = await info.context.participants.load(self.name)
+        return [Participant.from_proto(participant) for participant in participants]
 
     @classmethod
     def from_proto(cls, room: models.Room) -> Room:

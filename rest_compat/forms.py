@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 from graphql_api.errors import InvalidParameter, UnsupportedMediaType
 
-__all__ = ["MAX_FIELDS", "int_param", "read_params"]
+__all__ = ["MAX_FIELDS", "int_param", "json_param", "read_params"]
 
 MAX_FIELDS = 100
 
@@ -91,3 +91,18 @@ def int_param(params: dict[str, str], key: str) -> int | None:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
         raise InvalidParameter(key, "must be a non-negative integer")
     return int(raw)
+
+
+def json_param(params: dict[str, str], key: str, core_name: str) -> Any:
+    """A form field that holds JSON, such as `attrs` or `permission`; None when absent or blank.
+
+    Errors name the parameter as the core does (`core_name`), so the one alias
+    table renders it as the document names it.
+    """
+    raw = params.get(key)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InvalidParameter(core_name, 'must be a JSON object, like {"key":"value"}') from None

@@ -11,11 +11,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from graphql_api import resolvers
+from graphql_api.errors import MissingParameter
 from graphql_api.proto_json import message_to_dict
 from graphql_api.resolvers import Core
 
 from .envelope import EnvelopeResponse, ok
-from .forms import int_param, read_params
+from .forms import int_param, json_param, read_params
 
 __all__ = ["router"]
 
@@ -60,3 +61,65 @@ async def list_rooms(request: Request) -> EnvelopeResponse:
 async def delete_room(request: Request, room: str) -> EnvelopeResponse:
     deleted = await resolvers.delete_room(_core(request), room)
     return ok(message_to_dict(deleted))
+
+
+@router.get("/room/{room}/participants")
+async def list_participants(request: Request, room: str) -> EnvelopeResponse:
+    participants = await resolvers.list_participants(_core(request), room)
+    return ok({"participants": [message_to_dict(participant) for participant in participants]})
+
+
+@router.get("/room/{room}/participant/{uid}")
+async def get_participant(request: Request, room: str, uid: str) -> EnvelopeResponse:
+    participant = await resolvers.get_participant(_core(request), room, uid)
+    return ok(message_to_dict(participant))
+
+
+@router.delete("/room/{room}/participant/{uid}")
+async def kick_participant(request: Request, room: str, uid: str) -> EnvelopeResponse:
+    await resolvers.kick_participant(_core(request), room, uid)
+    return ok()
+
+
+async def _mute(request: Request, room: str, uid: str, *, muted: bool) -> EnvelopeResponse:
+    params = await read_params(request)
+    await resolvers.mute_participant(
+        _core(request), room, uid, muted=muted, track_sid=params.get("track_sid"), source=params.get("source")
+    )
+    return ok()
+
+
+@router.post("/room/{room}/participant/{uid}/mute")
+async def mute_participant(request: Request, room: str, uid: str) -> EnvelopeResponse:
+    return await _mute(request, room, uid, muted=True)
+
+
+@router.delete("/room/{room}/participant/{uid}/mute")
+async def unmute_participant(request: Request, room: str, uid: str) -> EnvelopeResponse:
+    return await _mute(request, room, uid, muted=False)
+
+
+@router.post("/room/{room}/participant/{uid}/info")
+async def update_participant_info(request: Request, room: str, uid: str) -> EnvelopeResponse:
+    params = await read_params(request)
+    participant = await resolvers.update_participant(
+        _core(request),
+        room,
+        uid,
+        metadata=params.get("metadata"),
+        attributes=json_param(params, "attrs", "attributes"),
+        name=params.get("name"),
+        # The document's own permissions example posts here, and clients copy examples.
+        permission=json_param(params, "permission", "permission"),
+    )
+    return ok(message_to_dict(participant))
+
+
+@router.post("/room/{room}/participant/{uid}/permissions")
+async def update_participant_permissions(request: Request, room: str, uid: str) -> EnvelopeResponse:
+    params = await read_params(request)
+    permission = json_param(params, "permission", "permission")
+    if permission is None:
+        raise MissingParameter("permission")
+    participant = await resolvers.update_participant(_core(request), room, uid, permission=permission)
+    return ok(message_to_dict(participant))

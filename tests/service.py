@@ -1,0 +1,88 @@
+"""Runs GXRTC API as a real uvicorn server in a child process, for the integration suite.
+
+Settings are passed explicitly through the child's environment; ambient
+LIVEKIT_* and GXRTC_* variables of the test run are dropped so that a
+developer's shell cannot change what a test talks to.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Service:
+    base_url: str
+    log_path: Path
+
+    @property
+    def api(self) -> str:
+        return f"{self.base_url}/api/v1"
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def run_service(settings: Mapping[str, str], *, startup_timeout: float = 30.0) -> Iterator[Service]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "GXRTC_"))}
+    env.update(settings)
+    log = tempfile.NamedTemporaryFile(prefix="gxrtc-service-", suffix=".log", delete=False)  # noqa: SIM115
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "graphql_api.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    service = Service(base_url=f"http://127.0.0.1:{port}", log_path=Path(log.name))
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the service exited with {process.returncode}:\n{service.log_tail()}")
+            try:
+                if httpx.get(f"{service.base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the service did not start within {startup_timeout}s:\n{service.log_tail()}")
+            time.sleep(0.1)
+        yield service
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
