@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 UV_VERSION := 0.13.8
 
-.PHONY: setup deps livekit run test unit lint schema schema-check
+.PHONY: setup deps livekit run test unit lint schema schema-check bench
 
 setup: deps livekit
 
@@ -39,3 +39,6 @@ schema: deps
 schema-check: deps
 	@$(VENV)/bin/python -m graphql_api.export_schema | diff -u schema.graphql - \
 	  || { echo "schema.graphql is out of date: run 'make schema'" >&2; exit 1; }
+
+bench: setup
+	$(VENV)/bin/python -m bench

@@ -10,6 +10,8 @@ internal error.
     GxrtcError                      500 INTERNAL_SERVER_ERROR
     ├── InvalidParameter            400 BAD_USER_INPUT
     │   └── MissingParameter        400 BAD_USER_INPUT
+    ├── Unauthenticated             401 UNAUTHENTICATED        no credential, or one we cannot trust
+    ├── Forbidden                   403 FORBIDDEN              a known caller without the right
     ├── NotFound                    404 NOT_FOUND
     │   ├── RoomNotFound
     │   ├── ParticipantNotFound
@@ -29,6 +31,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "Conflict",
+    "Forbidden",
     "GxrtcError",
     "InvalidParameter",
     "MissingParameter",
@@ -36,6 +39,7 @@ __all__ = [
     "ParticipantNotFound",
     "RoomNotFound",
     "TrackNotFound",
+    "Unauthenticated",
     "UnsupportedMediaType",
     "UpstreamAuthError",
     "UpstreamError",
@@ -89,6 +93,25 @@ class MissingParameter(InvalidParameter):
     def __init__(self, param: str) -> None:
         # The wording is the API document's own template.
         super().__init__(param, "is required")
+
+
+class Unauthenticated(GxrtcError):
+    status = 401
+    code = "UNAUTHENTICATED"
+    # The API document's own 403 example uses this reason for a caller who is not logged in.
+    error = "user unauthorized"
+
+    def __init__(self, message: str = "you are not logged in: send Authorization: Bearer <credential>") -> None:
+        super().__init__(message)
+
+
+class Forbidden(GxrtcError):
+    status = 403
+    code = "FORBIDDEN"
+    error = "forbidden"
+
+    def __init__(self, message: str = "you may not do this") -> None:
+        super().__init__(message)
 
 
 class NotFound(GxrtcError):

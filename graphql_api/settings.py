@@ -36,6 +36,30 @@ class Settings(BaseSettings):
         default=16, gt=0, description="LiveKit calls in flight at once when one request lists many rooms' participants."
     )
 
+    # Authentication. Any of these turns it on; see graphql_api/auth.py.
+    auth_jwt_secret: SecretStr | None = Field(default=None, description="HS256 secret of the identity provider.")
+    auth_public_key: str | None = Field(
+        default=None, description="PEM public key (RSA for RS256, EC P-256 for ES256), or a path to one."
+    )
+    auth_jwks_url: str | None = Field(default=None, description="JWKS URL of the identity provider.")
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    auth_roles_claim: str = "roles"
+    auth_rooms_claim: str = "rooms"
+    auth_leeway_seconds: int = Field(default=30, ge=0)
+    auth_jwks_cache_seconds: int = Field(default=300, gt=0)
+    auth_jwks_min_refetch_seconds: int = Field(
+        default=30, gt=0, description="Unknown key ids refetch the JWKS at most this often."
+    )
+    api_keys: str | None = Field(
+        default=None,
+        description='Server-to-server keys as JSON: [{"name": "backend", "role": "admin", "sha256": "<hex of the key>"}].',
+    )
+    admin_key: SecretStr | None = Field(default=None, description="One admin API key in plain text (dev and checks).")
+    users_can_read: bool = Field(
+        default=False, description="Let plain users list rooms and read participants (moderators and admins always can)."
+    )
+
     env: Literal["dev", "production"] = "production"
     token_ttl_seconds: int = Field(default=3600, gt=0, description="Lifetime of a join token when none is asked for.")
     token_max_ttl_seconds: int = Field(default=86400, gt=0)
