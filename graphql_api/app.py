@@ -1,7 +1,7 @@
 """The ASGI app: one LiveKit session in the lifespan, GraphQL, REST compat, health.
 
-`create_app()` is the only place where the faces, the error mapping and the
-long-lived objects are put together.
+`create_app()` is the only place where the faces, the error mapping, the
+limits and the long-lived objects are put together.
 """
 
 from __future__ import annotations
@@ -13,18 +13,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
+from starlette.types import Scope
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 
 from rest_compat.envelope import EnvelopeResponse, error, from_error, ok
-from rest_compat.router import router as rest_router
 
+from .auth import Authenticator
 from .context import Context
-from .errors import GxrtcError
+from .errors import GxrtcError, PayloadTooLarge
+from .i18n import Language, negotiate, zh_for_status
+from .limits import BodyLimit
 from .livekit import LiveKit
 from .resolvers import Core
-from .schema import schema
+from .schema import build_schema
 from .settings import Settings
 from .tokens import TokenMinter
 
@@ -35,41 +41,58 @@ log = logging.getLogger(__name__)
 _READYZ_PROBE_ROOM = "gxrtc-readyz-probe"
 
 
-async def _get_context(connection: HTTPConnection) -> Context:
-    return Context(core=connection.app.state.core)
+def _check_secure(settings: Settings, authenticator: Authenticator) -> None:
+    """Refuse to start a production service that is open, weakly keyed or leaks credentials cross-origin."""
+    if settings.env != "production":
+        if not authenticator.configured:
+            log.warning("no authentication configured: every caller is an admin (dev mode only)")
+        return
+    problems = []
+    if not authenticator.configured:
+        problems.append("no authentication is configured (GXRTC_AUTH_*, GXRTC_API_KEYS or GXRTC_ADMIN_KEY)")
+    if len(settings.livekit_api_secret.get_secret_value()) < 32:
+        problems.append("LIVEKIT_API_SECRET is shorter than 32 characters")
+    if "*" in settings.cors_origins and settings.cors_allow_credentials:
+        problems.append("CORS allows any origin together with credentials")
+    if problems:
+        raise RuntimeError("refusing to start in production: " + "; ".join(problems))
 
 
-async def _on_gxrtc_error(request: Request, exc: Exception) -> EnvelopeResponse:
-    assert isinstance(exc, GxrtcError)
-    return from_error(exc)
+def _language(headers: Headers, settings: Settings) -> Language:
+    return negotiate(headers.get("accept-language"), settings.default_language)
 
 
-async def _on_http_error(request: Request, exc: Exception) -> EnvelopeResponse:
-    assert isinstance(exc, HTTPException)
-    reasons = {404: "not found", 405: "method not allowed"}
-    message = exc.detail if isinstance(exc.detail, str) else "request failed"
-    if exc.status_code == 404:
-        message = f"no such path: {request.url.path}"
-    elif exc.status_code == 405:
-        message = f"method {request.method} is not allowed on {request.url.path}"
-    return error(exc.status_code, message, reasons.get(exc.status_code), headers=exc.headers)
+class _GraphQLRouter(GraphQLRouter[Context, None]):
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        # Subscriptions authenticate once, in connection_init; a bad credential closes the socket (4403).
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        credential = params.get("Authorization") or params.get("authorization")
+        context.authorization = credential if isinstance(credential, str) else None
+        try:
+            await context.principal()
+        except GxrtcError:
+            raise ConnectionRejectionError({"reason": "unauthenticated"}) from None
+        return None
 
 
-async def _on_validation_error(request: Request, exc: Exception) -> EnvelopeResponse:
-    assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {}
-    param = str(first.get("loc", ["", "request"])[-1])
-    return error(400, f"params {param} is invalid", "invalid parameter")
-
-
-async def _on_unexpected(request: Request, exc: Exception) -> EnvelopeResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error(500, "internal error", "internal error")
+def _configure_audit_log() -> None:
+    # uvicorn configures only its own loggers; the audit trail must reach the
+    # process's output even when nobody configured logging.
+    audit = logging.getLogger("gxrtc.audit")
+    if not audit.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s audit %(message)s"))
+        audit.addHandler(handler)
+        audit.setLevel(logging.INFO)
+        audit.propagate = False
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # type: ignore[call-arg]
+    _configure_audit_log()
     dev = settings.env == "dev"
+    authenticator = Authenticator(settings)
+    _check_secure(settings, authenticator)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,12 +104,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             livekit=livekit,
             minter=minter,
+            authenticator=authenticator,
             fanout_limit=asyncio.Semaphore(settings.fanout_concurrency),
         )
         try:
             yield
         finally:
             await livekit.aclose()
+            await authenticator.aclose()
+
+    async def on_gxrtc_error(request: Request, exc: Exception) -> EnvelopeResponse:
+        assert isinstance(exc, GxrtcError)
+        return from_error(exc, _language(request.headers, settings))
+
+    async def on_http_error(request: Request, exc: Exception) -> EnvelopeResponse:
+        assert isinstance(exc, HTTPException)
+        reasons = {404: "not found", 405: "method not allowed"}
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404:
+            message = f"no such path: {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"method {request.method} is not allowed on {request.url.path}"
+        if _language(request.headers, settings) == "zh-CN":
+            message = zh_for_status(exc.status_code) or message
+        return error(exc.status_code, message, reasons.get(exc.status_code), headers=exc.headers)
+
+    async def on_validation_error(request: Request, exc: Exception) -> EnvelopeResponse:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        param = str(first.get("loc", ["", "request"])[-1])
+        return error(400, f"params {param} is invalid", "invalid parameter")
+
+    async def on_unexpected(request: Request, exc: Exception) -> EnvelopeResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error(500, "internal error", "internal error")
 
     app = FastAPI(
         title="GXRTC API",
@@ -95,19 +146,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
         docs_url="/docs" if dev else None,
         redoc_url=None,
+        openapi_url="/openapi.json" if dev else None,
         exception_handlers={
-            GxrtcError: _on_gxrtc_error,
-            HTTPException: _on_http_error,
-            RequestValidationError: _on_validation_error,
-            Exception: _on_unexpected,
+            GxrtcError: on_gxrtc_error,
+            HTTPException: on_http_error,
+            RequestValidationError: on_validation_error,
+            Exception: on_unexpected,
         },
     )
+    app.state.settings = settings
+
+    from rest_compat.router import router as rest_router
+
     app.include_router(rest_router)
+
+    async def get_context(connection: HTTPConnection) -> Context:
+        return Context(
+            core=connection.app.state.core,
+            authorization=connection.headers.get("authorization"),
+            language=_language(connection.headers, settings),
+        )
+
     app.include_router(
-        GraphQLRouter(
-            schema,
+        _GraphQLRouter(
+            build_schema(settings),
             path="/graphql",
-            context_getter=_get_context,
+            context_getter=get_context,
             graphql_ide="graphiql" if dev else None,
             allow_queries_via_get=False,
         ),
@@ -124,4 +188,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await core.livekit.list_rooms([_READYZ_PROBE_ROOM])
         return ok({"status": "ready"})
 
+    def refuse_body(scope: Scope, exc: PayloadTooLarge) -> EnvelopeResponse:
+        return from_error(exc, _language(Headers(scope=scope), settings))
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=refuse_body)
+    origins = settings.cors_origins or (["*"] if dev else [])
+    if origins:
+        # Outermost, so preflights and error answers carry the CORS headers too.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "content-type", "accept-language"],
+            max_age=600,
+        )
     return app

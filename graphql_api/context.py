@@ -1,7 +1,10 @@
-"""The per-request GraphQL context: long-lived objects plus this request's loaders.
+"""The per-request GraphQL context: long-lived objects plus this request's caller and loaders.
 
 Strawberry fills in ``request``, ``response`` and ``background_tasks`` on a
-`BaseContext`; the getter only adds what the resolvers need.
+`BaseContext`; the getter adds what the resolvers need. The caller is
+authenticated lazily, once per request, so a query that touches nothing
+protected costs no verification, and a bad credential surfaces as an
+UNAUTHENTICATED error on the fields that needed it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from . import resolvers
+from .auth import Principal
+from .i18n import Language
 from .resolvers import Core
 
 __all__ = ["Context", "Info"]
@@ -23,10 +28,14 @@ __all__ = ["Context", "Info"]
 @dataclass(eq=False)
 class Context(BaseContext):
     core: Core
+    authorization: str | None = None
+    """The Authorization header, or for subscriptions the one in connection_init's payload."""
+    language: Language = "en"
     participants: DataLoader[str, list[models.ParticipantInfo]] = field(init=False)
     """Participants by room name. Per request, so `rooms { participants }`
     costs one concurrent round of ListParticipants rather than one room after
     another, and nothing is cached across requests."""
+    _principal: Principal | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -36,6 +45,14 @@ class Context(BaseContext):
             return await resolvers.list_participants_of_rooms(core, rooms)
 
         self.participants = DataLoader(load_fn=load)
+
+    async def principal(self) -> Principal:
+        if self._principal is None:
+            self._principal = await self.core.authenticator.authenticate(self.authorization)
+        return self._principal
+
+    async def caller(self) -> tuple[Core, Principal]:
+        return self.core, await self.principal()
 
 
 Info = strawberry.Info[Context, None]

@@ -17,6 +17,7 @@ internal error.
     │   ├── ParticipantNotFound
     │   └── TrackNotFound
     ├── Conflict                    409 CONFLICT
+    ├── PayloadTooLarge             413 PAYLOAD_TOO_LARGE
     ├── UnsupportedMediaType        415 UNSUPPORTED_MEDIA_TYPE
     └── UpstreamError               502 BAD_GATEWAY        LiveKit answered, but not usefully
         ├── UpstreamAuthError       502 BAD_GATEWAY        LiveKit rejected our own credentials
@@ -37,6 +38,7 @@ __all__ = [
     "MissingParameter",
     "NotFound",
     "ParticipantNotFound",
+    "PayloadTooLarge",
     "RoomNotFound",
     "TrackNotFound",
     "Unauthenticated",
@@ -150,6 +152,16 @@ class Conflict(GxrtcError):
     status = 409
     code = "CONFLICT"
     error = "conflict"
+
+
+class PayloadTooLarge(GxrtcError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+    error = "payload too large"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"the request body is over the limit of {limit} bytes")
 
 
 class UnsupportedMediaType(GxrtcError):

@@ -2,7 +2,9 @@
 
 REST compat and GraphQL both call these; neither holds logic of its own beyond
 turning its input into arguments and the result into its own shape. Nothing
-here imports FastAPI or Strawberry. Each operation takes the `Core` explicitly.
+here imports FastAPI or Strawberry. Each operation takes the `Core` and the
+calling `Principal` explicitly, checks input, then asks `policy` before it
+touches LiveKit; every change is written to the audit log.
 """
 
 from __future__ import annotations
@@ -15,12 +17,23 @@ from typing import Any
 from livekit.protocol import models
 from livekit.protocol import room as room_proto
 
-from .errors import Conflict, InvalidParameter, NotFound, ParticipantNotFound, RoomNotFound, TrackNotFound
+from . import policy
+from .audit import audited
+from .auth import Authenticator, Principal, Role
+from .errors import (
+    Conflict,
+    Forbidden,
+    InvalidParameter,
+    NotFound,
+    ParticipantNotFound,
+    RoomNotFound,
+    TrackNotFound,
+)
 from .livekit import LiveKit
 from .permissions import merge_permission
 from .settings import Settings
 from .tokens import JoinToken, TokenMinter
-from .validation import check_count, check_name
+from .validation import check_count, check_name, check_text
 
 __all__ = [
     "Core",
@@ -37,6 +50,8 @@ __all__ = [
     "update_participant",
 ]
 
+_SOURCE_NAMES = ("camera", "microphone", "screen_share", "screen_share_audio")
+
 
 @dataclass(frozen=True, slots=True)
 class Core:
@@ -45,24 +60,69 @@ class Core:
     settings: Settings
     livekit: LiveKit
     minter: TokenMinter
+    authenticator: Authenticator
     fanout_limit: asyncio.Semaphore
     """Bounds the LiveKit calls one fan-out (rooms with their participants) has in flight."""
 
 
+# Tokens
+
+
 async def create_token(
-    core: Core, *, room: str | None, identity: str | None, name: str | None = None, ttl_seconds: int | None = None
+    core: Core,
+    principal: Principal,
+    *,
+    room: str | None,
+    identity: str | None,
+    name: str | None = None,
+    ttl_seconds: int | None = None,
+    can_publish_sources: Sequence[str] | None = None,
+    hidden: bool = False,
 ) -> JoinToken:
     identity = check_name(identity, "identity")
     room = check_name(room, "room")
-    if name is not None and len(name) > 256:
-        raise InvalidParameter("name", "must be at most 256 characters")
-    max_ttl = core.settings.token_max_ttl_seconds
-    ttl = check_count(ttl_seconds, "ttl_seconds", minimum=1, maximum=max_ttl) or core.settings.token_ttl_seconds
-    return core.minter.mint(identity=identity, room=room, ttl_seconds=min(ttl, max_ttl), name=name)
+    if name:
+        name = check_name(name, "name")
+    policy.require_token_for(principal, identity)
+    if hidden and not principal.is_admin:
+        raise Forbidden("only an admin may mint hidden participants")
+    ceiling = policy.token_ttl_ceiling(principal, core.settings)
+    ttl = check_count(ttl_seconds, "ttl_seconds", minimum=1, maximum=ceiling)
+    sources = _publish_sources(core.settings, principal, can_publish_sources)
+    return core.minter.mint(
+        identity=identity,
+        room=room,
+        ttl_seconds=ttl or min(core.settings.token_ttl_seconds, ceiling),
+        name=name,
+        can_publish_sources=sources,
+        hidden=hidden,
+    )
+
+
+def _publish_sources(settings: Settings, principal: Principal, asked: Sequence[str] | None) -> list[str] | None:
+    """The token's publish sources: what was asked for, within what the caller's role allows.
+
+    None means no restriction, which keeps the claims exactly the document's.
+    """
+    privileged = principal.is_admin or Role.MODERATOR in principal.roles
+    allowed = set(_SOURCE_NAMES) if privileged else set(settings.user_publish_sources)
+    if asked is None:
+        return None if allowed == set(_SOURCE_NAMES) else sorted(allowed)
+    wanted = [source.lower() for source in asked]
+    unknown = [source for source in wanted if source not in _SOURCE_NAMES]
+    if unknown:
+        raise InvalidParameter("can_publish_sources", f"has unknown sources {unknown}; use {list(_SOURCE_NAMES)}")
+    if not set(wanted) <= allowed:
+        raise Forbidden(f"your role may publish only {sorted(allowed)}")
+    return wanted
+
+
+# Rooms
 
 
 async def create_room(
     core: Core,
+    principal: Principal,
     *,
     name: str | None,
     empty_timeout: int | None = None,
@@ -70,7 +130,8 @@ async def create_room(
     max_participants: int | None = None,
     metadata: str | None = None,
 ) -> models.Room:
-    request = room_proto.CreateRoomRequest(name=check_name(name, "room"))
+    name = check_name(name, "room")
+    request = room_proto.CreateRoomRequest(name=name)
     # Unset fields stay unset so LiveKit applies its configured room defaults.
     if check_count(empty_timeout, "empty_timeout") is not None:
         request.empty_timeout = empty_timeout  # type: ignore[assignment]
@@ -79,36 +140,51 @@ async def create_room(
     if check_count(max_participants, "max_participants") is not None:
         request.max_participants = max_participants  # type: ignore[assignment]
     if metadata is not None:
-        request.metadata = metadata
-    return await core.livekit.create_room(request)
+        request.metadata = check_text(metadata, "metadata", core.settings.max_metadata_bytes)
+    policy.require_moderator(principal, name)
+    async with audited(principal, "create_room", name):
+        return await core.livekit.create_room(request)
 
 
-async def list_rooms(core: Core, names: list[str] | None = None) -> list[models.Room]:
+async def list_rooms(core: Core, principal: Principal, names: list[str] | None = None) -> list[models.Room]:
     if names is not None:
         names = [check_name(name, "names") for name in names]
-        if not names:
-            return []
+    if not policy.may_read_all_rooms(principal, core.settings):
+        if not principal.rooms:
+            raise Forbidden("you may not list rooms")
+        # A moderator sees the rooms it runs, and no others.
+        names = sorted(principal.rooms if names is None else principal.rooms.intersection(names))
+    if names is not None and not names:
+        return []
     return await core.livekit.list_rooms(names)
 
 
-async def get_room(core: Core, name: str | None) -> models.Room:
+async def get_room(core: Core, principal: Principal, name: str | None) -> models.Room:
     name = check_name(name, "room")
+    policy.require_reader(principal, core.settings, name)
+    return await _existing_room(core, name)
+
+
+async def _existing_room(core: Core, name: str) -> models.Room:
     rooms = await core.livekit.list_rooms([name])
     if not rooms:
         raise RoomNotFound(name)
     return rooms[0]
 
 
-async def delete_room(core: Core, name: str | None) -> models.Room:
-    # LiveKit's DeleteRoom answers with nothing, and the document returns the
-    # deleted room, so it is read first; that read is also what makes a
-    # missing room a 404 rather than a silent success.
-    room = await get_room(core, name)
-    try:
-        await core.livekit.delete_room(room.name)
-    except NotFound:
-        raise RoomNotFound(room.name) from None
-    return room
+async def delete_room(core: Core, principal: Principal, name: str | None) -> models.Room:
+    name = check_name(name, "room")
+    policy.require_moderator(principal, name)
+    async with audited(principal, "delete_room", name):
+        # LiveKit's DeleteRoom answers with nothing, and the document returns the
+        # deleted room, so it is read first; that read is also what makes a
+        # missing room a 404 rather than a silent success.
+        room = await _existing_room(core, name)
+        try:
+            await core.livekit.delete_room(room.name)
+        except NotFound:
+            raise RoomNotFound(room.name) from None
+        return room
 
 
 # Participants
@@ -122,8 +198,9 @@ async def _missing(core: Core, room: str, identity: str) -> NotFound:
     return ParticipantNotFound(room, identity)
 
 
-async def list_participants(core: Core, room: str | None) -> list[models.ParticipantInfo]:
+async def list_participants(core: Core, principal: Principal, room: str | None) -> list[models.ParticipantInfo]:
     room = check_name(room, "room")
+    policy.require_reader(principal, core.settings, room)
     participants = await core.livekit.list_participants(room)
     # LiveKit lists a missing room as an empty one; only then is it worth asking which.
     if not participants and not await core.livekit.list_rooms([room]):
@@ -134,8 +211,9 @@ async def list_participants(core: Core, room: str | None) -> list[models.Partici
 async def list_participants_of_rooms(core: Core, rooms: Sequence[str]) -> list[list[models.ParticipantInfo]]:
     """Participants of many rooms at once, concurrently within the fan-out bound.
 
-    The rooms come from a listing just made, so a room closed in between is
-    simply empty rather than an error.
+    Only for rooms the caller was already allowed to list. They come from a
+    listing just made, so a room closed in between is simply empty rather
+    than an error.
     """
 
     async def one(room: str) -> list[models.ParticipantInfo]:
@@ -145,26 +223,36 @@ async def list_participants_of_rooms(core: Core, rooms: Sequence[str]) -> list[l
     return list(await asyncio.gather(*(one(room) for room in rooms)))
 
 
-async def get_participant(core: Core, room: str | None, identity: str | None) -> models.ParticipantInfo:
+async def get_participant(
+    core: Core, principal: Principal, room: str | None, identity: str | None
+) -> models.ParticipantInfo:
     room = check_name(room, "room")
     identity = check_name(identity, "identity")
+    policy.require_reader(principal, core.settings, room)
+    return await _participant(core, room, identity)
+
+
+async def _participant(core: Core, room: str, identity: str) -> models.ParticipantInfo:
     try:
         return await core.livekit.get_participant(room, identity)
     except NotFound:
         raise await _missing(core, room, identity) from None
 
 
-async def kick_participant(core: Core, room: str | None, identity: str | None) -> None:
+async def kick_participant(core: Core, principal: Principal, room: str | None, identity: str | None) -> None:
     room = check_name(room, "room")
     identity = check_name(identity, "identity")
-    try:
-        await core.livekit.remove_participant(room, identity)
-    except NotFound:
-        raise await _missing(core, room, identity) from None
+    policy.require_moderator(principal, room)
+    async with audited(principal, "kick", room, identity):
+        try:
+            await core.livekit.remove_participant(room, identity)
+        except NotFound:
+            raise await _missing(core, room, identity) from None
 
 
 async def mute_participant(
     core: Core,
+    principal: Principal,
     room: str | None,
     identity: str | None,
     *,
@@ -180,35 +268,40 @@ async def mute_participant(
     someone with nothing to mute, succeeds and changes nothing.
     """
     room = check_name(room, "room")
-    participant = await get_participant(core, room, identity)
+    identity = check_name(identity, "identity")
     if track_sid is not None:
         check_name(track_sid, "track_sid")
-        tracks = [track for track in participant.tracks if track.sid == track_sid]
-        if not tracks:
-            # LiveKit itself answers success for a track that does not exist.
-            raise TrackNotFound(participant.identity, track_sid)
-    else:
-        wanted = _source_number(source) if source is not None else models.TrackSource.MICROPHONE
-        tracks = [track for track in participant.tracks if track.source == wanted]
+    wanted = _source_number(source) if source is not None else models.TrackSource.MICROPHONE
+    policy.require_moderator(principal, room)
+    action = "mute" if muted else "unmute"
+    async with audited(principal, action, room, identity, track_sid=track_sid, source=source):
+        participant = await _participant(core, room, identity)
+        if track_sid is not None:
+            tracks = [track for track in participant.tracks if track.sid == track_sid]
+            if not tracks:
+                # LiveKit itself answers success for a track that does not exist.
+                raise TrackNotFound(participant.identity, track_sid)
+        else:
+            tracks = [track for track in participant.tracks if track.source == wanted]
 
-    async def apply(track: models.TrackInfo) -> models.TrackInfo:
-        try:
-            return await core.livekit.mute_track(room, participant.identity, track.sid, muted)
-        except NotFound:
-            raise await _missing(core, room, participant.identity) from None
-        except Conflict as refused:
-            if muted:
-                raise
-            raise Conflict(
-                "the media server refuses to unmute remotely; enable room.enable_remote_unmute in its config"
-            ) from refused
+        async def apply(track: models.TrackInfo) -> models.TrackInfo:
+            try:
+                return await core.livekit.mute_track(room, participant.identity, track.sid, muted)
+            except NotFound:
+                raise await _missing(core, room, participant.identity) from None
+            except Conflict as refused:
+                if muted:
+                    raise
+                raise Conflict(
+                    "the media server refuses to unmute remotely; enable room.enable_remote_unmute in its config"
+                ) from refused
 
-    changed = await asyncio.gather(*(apply(track) for track in tracks if track.muted != muted))
-    by_sid = {track.sid: track for track in changed}
-    for track in participant.tracks:
-        if track.sid in by_sid:
-            track.CopyFrom(by_sid[track.sid])
-    return participant
+        changed = await asyncio.gather(*(apply(track) for track in tracks if track.muted != muted))
+        by_sid = {track.sid: track for track in changed}
+        for track in participant.tracks:
+            if track.sid in by_sid:
+                track.CopyFrom(by_sid[track.sid])
+        return participant
 
 
 def _source_number(source: str) -> int:
@@ -219,18 +312,22 @@ def _source_number(source: str) -> int:
         raise InvalidParameter("source", f"must be one of {names}") from None
 
 
-def _check_attributes(attributes: Any) -> dict[str, str]:
+def _check_attributes(attributes: Any, settings: Settings) -> dict[str, str]:
     if not isinstance(attributes, Mapping) or not all(
         isinstance(key, str) and isinstance(value, str) for key, value in attributes.items()
     ):
         raise InvalidParameter("attributes", 'must be a JSON object of strings, like {"nickname":"rick"}')
     if any(key == "" for key in attributes):
         raise InvalidParameter("attributes", "must not have an empty key")
+    size = sum(len(key.encode()) + len(value.encode()) for key, value in attributes.items())
+    if size > settings.max_attributes_bytes:
+        raise InvalidParameter("attributes", f"must be at most {settings.max_attributes_bytes} bytes in all")
     return dict(attributes)
 
 
 async def update_participant(
     core: Core,
+    principal: Principal,
     room: str | None,
     identity: str | None,
     *,
@@ -251,17 +348,29 @@ async def update_participant(
         raise InvalidParameter("attributes", "or metadata is required")
     request = room_proto.UpdateParticipantRequest(room=room, identity=identity)
     if metadata is not None:
-        request.metadata = metadata
+        request.metadata = check_text(metadata, "metadata", core.settings.max_metadata_bytes)
     if attributes is not None:
-        request.attributes.update(_check_attributes(attributes))
+        request.attributes.update(_check_attributes(attributes, core.settings))
     if name is not None:
         request.name = check_name(name, "name")
-    if permission is not None:
-        if not isinstance(permission, Mapping):
-            raise InvalidParameter("permission", "must be a JSON object")
-        current = await get_participant(core, room, identity)
-        request.permission.CopyFrom(merge_permission(current.permission, permission))
-    try:
-        return await core.livekit.update_participant(request)
-    except NotFound:
-        raise await _missing(core, room, identity) from None
+    if permission is not None and not isinstance(permission, Mapping):
+        raise InvalidParameter("permission", "must be a JSON object")
+    policy.require_moderator(principal, room)
+    changed = sorted(
+        key
+        for key, value in (
+            ("metadata", metadata),
+            ("attributes", attributes),
+            ("name", name),
+            ("permission", permission),
+        )
+        if value is not None
+    )
+    async with audited(principal, "update_participant", room, identity, changed=changed):
+        if permission is not None:
+            current = await _participant(core, room, identity)
+            request.permission.CopyFrom(merge_permission(current.permission, permission))
+        try:
+            return await core.livekit.update_participant(request)
+        except NotFound:
+            raise await _missing(core, room, identity) from None

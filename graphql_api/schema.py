@@ -2,44 +2,65 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 
 from . import resolvers
-from .context import Info
+from .context import Context, Info
 from .errors import GxrtcError
+from .i18n import Language, localize
+from .settings import Settings
 from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, TrackSource
 
-__all__ = ["Mutation", "Query", "build_schema"]
+__all__ = ["Mutation", "Query", "build_schema", "schema"]
+
+log = logging.getLogger(__name__)
 
 
 @strawberry.type
 class Query:
     @strawberry.field(description="Rooms on the LiveKit server; with `names`, only those rooms.")
     async def rooms(self, info: Info, names: list[str] | None = None) -> list[Room]:
-        rooms = await resolvers.list_rooms(info.context.core, names)
+        rooms = await resolvers.list_rooms(*await info.context.caller(), names)
         return [Room.from_proto(room) for room in rooms]
 
     @strawberry.field(description="One room by name; NOT_FOUND when there is no such room.")
     async def room(self, info: Info, name: str) -> Room | None:
-        return Room.from_proto(await resolvers.get_room(info.context.core, name))
+        return Room.from_proto(await resolvers.get_room(*await info.context.caller(), name))
 
     @strawberry.field(description="Who is in a room; NOT_FOUND when there is no such room.")
     async def participants(self, info: Info, room: str) -> list[Participant]:
-        participants = await resolvers.list_participants(info.context.core, room)
+        participants = await resolvers.list_participants(*await info.context.caller(), room)
         return [Participant.from_proto(participant) for participant in participants]
 
     @strawberry.field(description="One participant; NOT_FOUND when the room or the participant is missing.")
     async def participant(self, info: Info, room: str, identity: str) -> Participant | None:
-        return Participant.from_proto(await resolvers.get_participant(info.context.core, room, identity))
+        return Participant.from_proto(await resolvers.get_participant(*await info.context.caller(), room, identity))
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Mint a token that lets `identity` join `room`.")
+    @strawberry.mutation(
+        description=(
+            "Mint a token that lets `identity` join `room`. Users mint for themselves only; `hidden` is for admins;"
+            " `canPublishSources` limits what the client may publish, within what the caller's role allows."
+        )
+    )
     async def create_token(
         self,
         info: Info,
@@ -47,9 +68,19 @@ class Mutation:
         identity: str,
         name: str | None = None,
         ttl_seconds: int | None = None,
+        can_publish_sources: list[TrackSource] | None = None,  # type: ignore[valid-type]
+        hidden: bool = False,
     ) -> JoinToken:
         token = await resolvers.create_token(
-            info.context.core, room=room, identity=identity, name=name, ttl_seconds=ttl_seconds
+            *await info.context.caller(),
+            room=room,
+            identity=identity,
+            name=name,
+            ttl_seconds=ttl_seconds,
+            can_publish_sources=[source.name for source in can_publish_sources]  # type: ignore[attr-defined]
+            if can_publish_sources
+            else None,
+            hidden=hidden,
         )
         return JoinToken.from_data(token)
 
@@ -64,7 +95,7 @@ class Mutation:
         metadata: str | None = None,
     ) -> Room:
         room = await resolvers.create_room(
-            info.context.core,
+            *await info.context.caller(),
             name=name,
             empty_timeout=empty_timeout,
             departure_timeout=departure_timeout,
@@ -75,11 +106,11 @@ class Mutation:
 
     @strawberry.mutation(description="Close a room, disconnecting everyone in it; returns the room as it was.")
     async def delete_room(self, info: Info, name: str) -> Room:
-        return Room.from_proto(await resolvers.delete_room(info.context.core, name))
+        return Room.from_proto(await resolvers.delete_room(*await info.context.caller(), name))
 
     @strawberry.mutation(description="Disconnect a participant from its room. True when done.")
     async def kick_participant(self, info: Info, room: str, identity: str) -> bool:
-        await resolvers.kick_participant(info.context.core, room, identity)
+        await resolvers.kick_participant(*await info.context.caller(), room, identity)
         return True
 
     @strawberry.mutation(
@@ -98,7 +129,7 @@ class Mutation:
         source: TrackSource | None = None,  # type: ignore[valid-type]
     ) -> Participant:
         participant = await resolvers.mute_participant(
-            info.context.core,
+            *await info.context.caller(),
             room,
             identity,
             muted=muted,
@@ -123,7 +154,7 @@ class Mutation:
         name: str | None = None,
     ) -> Participant:
         participant = await resolvers.update_participant(
-            info.context.core, room, identity, metadata=metadata, attributes=attributes, name=name
+            *await info.context.caller(), room, identity, metadata=metadata, attributes=attributes, name=name
         )
         return Participant.from_proto(participant)
 
@@ -132,36 +163,72 @@ class Mutation:
         self, info: Info, room: str, identity: str, permission: ParticipantPermissionInput
     ) -> Participant:
         participant = await resolvers.update_participant(
-            info.context.core, room, identity, permission=permission.to_patch()
+            *await info.context.caller(), room, identity, permission=permission.to_patch()
         )
         return Participant.from_proto(participant)
 
 
-def _is_internal(error: GraphQLError) -> bool:
-    # Errors without an original error are GraphQL's own (syntax, validation)
-    # and safe to show; ours carry their code; anything else is masked.
+class ErrorMasker(SchemaExtension):
+    """Shows our own errors (localized, with their code) and GraphQL's; hides everything else.
+
+    An error with no original exception is GraphQL's own (syntax, validation)
+    and safe to show. Anything that is not a GxrtcError is a bug: it is logged
+    and reaches the client only as INTERNAL_SERVER_ERROR.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if not errors:
+            return
+        context = self.execution_context.context
+        language: Language = context.language if isinstance(context, Context) else "en"
+        result.errors = [_present(error, language) for error in errors]  # type: ignore[union-attr]
+
+
+def _present(error: GraphQLError, language: Language) -> GraphQLError:
     original = error.original_error
-    return original is not None and not isinstance(original, GxrtcError)
+    if original is None:
+        return error
+    if isinstance(original, GxrtcError):
+        message = localize(original, language, {})
+        extensions: dict[str, Any] | None = original.extensions
+    else:
+        log.error("unexpected error in GraphQL resolver %s", error.path, exc_info=original)
+        message, extensions, original = "Unexpected error.", {"code": "INTERNAL_SERVER_ERROR"}, None
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=original,
+        extensions=extensions,
+    )
 
 
-class ErrorMasker(MaskErrors):
-    """Shows our own errors and GraphQL's, hides everything else behind INTERNAL_SERVER_ERROR."""
-
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=_is_internal)
-
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
-        return masked
-
-
-def build_schema() -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with the limits of `settings`; without settings, the full dev schema (for SDL export)."""
+    dev = settings is None or settings.env == "dev"
+    depth = settings.graphql_max_depth if settings else 10
+    aliases = settings.graphql_max_aliases if settings else 30
+    tokens = settings.graphql_max_tokens if settings else 2000
+    extensions: list[Any] = [
+        ErrorMasker,
+        lambda: MaxTokensLimiter(max_token_count=tokens),
+        lambda: ParserCache(maxsize=1024),
+        lambda: QueryDepthLimiter(max_depth=depth),
+        lambda: MaxAliasesLimiter(max_alias_count=aliases),
+        lambda: ValidationCache(maxsize=1024),
+    ]
+    if not dev:
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        config=StrawberryConfig(scalar_map=SCALARS),
-        extensions=[ErrorMasker, lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024)],
+        config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=not dev),
+        extensions=extensions,
     )
 
 

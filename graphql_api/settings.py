@@ -53,16 +53,37 @@ class Settings(BaseSettings):
     )
     api_keys: str | None = Field(
         default=None,
-        description='Server-to-server keys as JSON: [{"name": "backend", "role": "admin", "sha256": "<hex of the key>"}].',
+        description='Server-to-server keys as JSON: [{"name": "backend", "role": "admin", "sha256": "<hex>"}].',
     )
     admin_key: SecretStr | None = Field(default=None, description="One admin API key in plain text (dev and checks).")
     users_can_read: bool = Field(
-        default=False, description="Let plain users list rooms and read participants (moderators and admins always can)."
+        default=False,
+        description="Let plain users list rooms and read participants (moderators and admins always can).",
     )
 
     env: Literal["dev", "production"] = "production"
     token_ttl_seconds: int = Field(default=3600, gt=0, description="Lifetime of a join token when none is asked for.")
-    token_max_ttl_seconds: int = Field(default=86400, gt=0)
+    token_max_ttl_seconds: int = Field(default=86400, gt=0, description="The longest token an admin or moderator gets.")
+    token_user_max_ttl_seconds: int = Field(default=14400, gt=0, description="The longest token a plain user gets.")
+    user_publish_sources: list[Literal["camera", "microphone", "screen_share", "screen_share_audio"]] = Field(
+        default=["camera", "microphone", "screen_share", "screen_share_audio"],
+        description="What plain users' tokens let them publish; admins and moderators may publish anything.",
+    )
+
+    default_language: Literal["zh-CN", "en"] = Field(
+        default="zh-CN", description="Language of error messages when Accept-Language names neither zh nor en."
+    )
+    cors_origins: list[str] = Field(
+        default=[], description='Origins allowed by CORS, as JSON: ["https://app.example"].'
+    )
+    cors_allow_credentials: bool = False
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # LiveKit's own defaults (limit.max_metadata_size, max_attributes_size); larger would be refused upstream.
+    max_metadata_bytes: int = Field(default=512 * 1024, gt=0)
+    max_attributes_bytes: int = Field(default=64 * 1024, gt=0)
+    graphql_max_depth: int = Field(default=10, gt=0)
+    graphql_max_aliases: int = Field(default=30, gt=0)
+    graphql_max_tokens: int = Field(default=2000, gt=0)
 
     @field_validator("livekit_url")
     @classmethod

@@ -4,7 +4,8 @@
 which costs most of its time; tokens are the hottest path of the service, so
 the JWT is assembled here directly from a precomputed header and HMAC key.
 The claims match the API document's example: ``exp``, ``iss``, ``nbf``,
-``sub`` and ``video`` with ``room`` and ``roomJoin`` (plus ``name`` when given).
+``sub`` and ``video`` with ``room`` and ``roomJoin``, plus ``name``,
+``canPublishSources`` and ``hidden`` only when asked for. Never an admin grant.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["JoinToken", "TokenMinter"]
@@ -44,7 +46,16 @@ class TokenMinter:
         self._mac = hmac.new(api_secret.encode(), digestmod=hashlib.sha256)
         self._client_url = client_url
 
-    def mint(self, *, identity: str, room: str, ttl_seconds: int, name: str | None = None) -> JoinToken:
+    def mint(
+        self,
+        *,
+        identity: str,
+        room: str,
+        ttl_seconds: int,
+        name: str | None = None,
+        can_publish_sources: Sequence[str] | None = None,
+        hidden: bool = False,
+    ) -> JoinToken:
         # Same guard as AccessToken.to_jwt: a join grant without both is useless to LiveKit.
         if not identity or not room:
             raise ValueError("identity and room must be set when joining a room")
@@ -53,7 +64,12 @@ class TokenMinter:
         claims: dict[str, object] = {"exp": exp, "iss": self._api_key, "nbf": now, "sub": identity}
         if name:
             claims["name"] = name
-        claims["video"] = {"room": room, "roomJoin": True}
+        video: dict[str, object] = {"room": room, "roomJoin": True}
+        if can_publish_sources is not None:
+            video["canPublishSources"] = list(can_publish_sources)
+        if hidden:
+            video["hidden"] = True
+        claims["video"] = video
         payload = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
         signing_input = _HEADER + b"." + payload
         mac = self._mac.copy()

@@ -6,7 +6,7 @@ import re
 
 from .errors import InvalidParameter, MissingParameter
 
-__all__ = ["MAX_NAME_LENGTH", "check_count", "check_name"]
+__all__ = ["MAX_NAME_LENGTH", "check_count", "check_name", "check_text"]
 
 MAX_NAME_LENGTH = 256
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators: none
@@ -20,8 +20,9 @@ def check_name(value: str | None, param: str) -> str:
         raise MissingParameter(param)
     if value == "":
         raise InvalidParameter(param, "must not be empty")
-    if len(value) > MAX_NAME_LENGTH:
-        raise InvalidParameter(param, f"must be at most {MAX_NAME_LENGTH} characters")
+    # LiveKit counts bytes, so a name of 256 Chinese characters would be refused upstream.
+    if _too_long(value, MAX_NAME_LENGTH):
+        raise InvalidParameter(param, f"must be at most {MAX_NAME_LENGTH} bytes of UTF-8")
     if _CONTROL.search(value):
         raise InvalidParameter(param, "must not contain control characters")
     return value
@@ -33,3 +34,14 @@ def check_count(value: int | None, param: str, *, minimum: int = 0, maximum: int
     if not minimum <= value <= maximum:
         raise InvalidParameter(param, f"must be between {minimum} and {maximum}")
     return value
+
+
+def check_text(value: str, param: str, limit: int) -> str:
+    if _too_long(value, limit):
+        raise InvalidParameter(param, f"must be at most {limit} bytes of UTF-8")
+    return value
+
+
+def _too_long(value: str, limit: int) -> bool:
+    # A character is one to four bytes of UTF-8: encode only when it could matter.
+    return len(value) > limit or (len(value) * 4 > limit and len(value.encode()) > limit)

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.responses import Response
 
 from graphql_api.errors import GxrtcError
+from graphql_api.i18n import Language, localize
 
 __all__ = ["PARAM_ALIASES", "EnvelopeResponse", "error", "from_error", "ok"]
 
@@ -43,5 +44,6 @@ def error(
     return EnvelopeResponse({"meta": meta}, status_code=status, headers=headers)
 
 
-def from_error(exc: GxrtcError) -> EnvelopeResponse:
-    return error(exc.status, exc.message_for(PARAM_ALIASES), exc.error)
+def from_error(exc: GxrtcError, language: Language) -> EnvelopeResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return error(exc.status, localize(exc, language, PARAM_ALIASES), exc.error, headers=headers)

@@ -1,14 +1,15 @@
 """REST compat: the paths, parameters and envelope of the GXRTC API document.
 
-Each route reads its parameters, calls one core operation and shapes the
-answer; errors propagate to the app's one error handler, which writes the
-envelope. `/room` and `/room/` are one resource and neither redirects, since a
-redirect loses a form POST body in many clients.
+Each route authenticates the caller, reads its parameters, calls one core
+operation and shapes the answer; errors propagate to the app's one error
+handler, which writes the envelope. `/room` and `/room/` are one resource and
+neither redirects, since a redirect loses a form POST body in many clients.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from graphql_api.auth import Principal
 
 from graphql_api import resolvers
 from graphql_api.errors import MissingParameter
@@ -23,24 +24,29 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", redirect_slashes=False)
 
 
-def _core(request: Request) -> Core:
+async def _caller(request: Request) -> tuple[Core, Principal]:
+    # Before the body is read: a stranger learns nothing about what the parameters should be.
     core: Core = request.app.state.core
-    return core
+    principal = await core.authenticator.authenticate(request.headers.get("authorization"))
+    return core, principal
 
 
 @router.post("/room/token")
 async def create_token(request: Request) -> EnvelopeResponse:
+    core, principal = await _caller(request)
     params = await read_params(request)
-    token = await resolvers.create_token(_core(request), room=params.get("room"), identity=params.get("uid"))
+    token = await resolvers.create_token(core, principal, room=params.get("room"), identity=params.get("uid"))
     return ok({"access_token": token.token})
 
 
 @router.post("/room")
 @router.post("/room/", include_in_schema=False)
 async def create_room(request: Request) -> EnvelopeResponse:
+    core, principal = await _caller(request)
     params = await read_params(request)
     room = await resolvers.create_room(
-        _core(request),
+        core,
+        principal,
         name=params.get("room"),
         empty_timeout=int_param(params, "empty_timeout"),
         departure_timeout=int_param(params, "departure_timeout"),
@@ -53,38 +59,39 @@ async def create_room(request: Request) -> EnvelopeResponse:
 @router.get("/room")
 @router.get("/room/", include_in_schema=False)
 async def list_rooms(request: Request) -> EnvelopeResponse:
-    rooms = await resolvers.list_rooms(_core(request))
+    rooms = await resolvers.list_rooms(*await _caller(request))
     return ok({"rooms": [message_to_dict(room) for room in rooms]})
 
 
 @router.delete("/room/{room}")
 async def delete_room(request: Request, room: str) -> EnvelopeResponse:
-    deleted = await resolvers.delete_room(_core(request), room)
+    deleted = await resolvers.delete_room(*await _caller(request), room)
     return ok(message_to_dict(deleted))
 
 
 @router.get("/room/{room}/participants")
 async def list_participants(request: Request, room: str) -> EnvelopeResponse:
-    participants = await resolvers.list_participants(_core(request), room)
+    participants = await resolvers.list_participants(*await _caller(request), room)
     return ok({"participants": [message_to_dict(participant) for participant in participants]})
 
 
 @router.get("/room/{room}/participant/{uid}")
 async def get_participant(request: Request, room: str, uid: str) -> EnvelopeResponse:
-    participant = await resolvers.get_participant(_core(request), room, uid)
+    participant = await resolvers.get_participant(*await _caller(request), room, uid)
     return ok(message_to_dict(participant))
 
 
 @router.delete("/room/{room}/participant/{uid}")
 async def kick_participant(request: Request, room: str, uid: str) -> EnvelopeResponse:
-    await resolvers.kick_participant(_core(request), room, uid)
+    await resolvers.kick_participant(*await _caller(request), room, uid)
     return ok()
 
 
 async def _mute(request: Request, room: str, uid: str, *, muted: bool) -> EnvelopeResponse:
+    core, principal = await _caller(request)
     params = await read_params(request)
     await resolvers.mute_participant(
-        _core(request), room, uid, muted=muted, track_sid=params.get("track_sid"), source=params.get("source")
+        core, principal, room, uid, muted=muted, track_sid=params.get("track_sid"), source=params.get("source")
     )
     return ok()
 
@@ -101,9 +108,11 @@ async def unmute_participant(request: Request, room: str, uid: str) -> EnvelopeR
 
 @router.post("/room/{room}/participant/{uid}/info")
 async def update_participant_info(request: Request, room: str, uid: str) -> EnvelopeResponse:
+    core, principal = await _caller(request)
     params = await read_params(request)
     participant = await resolvers.update_participant(
-        _core(request),
+        core,
+        principal,
         room,
         uid,
         metadata=params.get("metadata"),
@@ -117,9 +126,10 @@ async def update_participant_info(request: Request, room: str, uid: str) -> Enve
 
 @router.post("/room/{room}/participant/{uid}/permissions")
 async def update_participant_permissions(request: Request, room: str, uid: str) -> EnvelopeResponse:
+    core, principal = await _caller(request)
     params = await read_params(request)
     permission = json_param(params, "permission", "permission")
     if permission is None:
         raise MissingParameter("permission")
-    participant = await resolvers.update_participant(_core(request), room, uid, permission=permission)
+    participant = await resolvers.update_participant(core, principal, room, uid, permission=permission)
     return ok(message_to_dict(participant))

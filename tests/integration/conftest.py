@@ -43,7 +43,8 @@ def misconfigured_services(livekit_server: LiveKitServer) -> Iterator[dict[str, 
 
 @pytest.fixture
 async def http(service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=service.base_url, timeout=15) as client:
+    # English messages by default; the service's own default (zh-CN) is tested where it matters.
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=15, headers={"accept-language": "en"}) as client:
         yield client
 
 

@@ -128,7 +128,7 @@ async def test_json_and_multipart_bodies_are_accepted(http: httpx.AsyncClient, r
         ("/api/v1/room/token", {"room": "r"}, "params uid is required"),
         ("/api/v1/room/token", {"uid": "u"}, "params room is required"),
         ("/api/v1/room/token", {"uid": "", "room": "r"}, "params uid must not be empty"),
-        ("/api/v1/room/token", {"uid": "u" * 257, "room": "r"}, "params uid must be at most 256 characters"),
+        ("/api/v1/room/token", {"uid": "u" * 257, "room": "r"}, "params uid must be at most 256 bytes of UTF-8"),
         ("/api/v1/room/token", {"uid": "u\x01", "room": "r"}, "params uid must not contain control characters"),
         ("/api/v1/room/", {}, "params room is required"),
         ("/api/v1/room/", {"room": "r", "empty_timeout": "soon"}, "params empty_timeout must be a non-negative"),

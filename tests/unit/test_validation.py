@@ -1,7 +1,7 @@
 import pytest
 
 from graphql_api.errors import InvalidParameter, MissingParameter
-from graphql_api.validation import check_count, check_name
+from graphql_api.validation import check_count, check_name, check_text
 
 
 def test_missing_uses_the_document_wording() -> None:
@@ -17,6 +17,7 @@ def test_missing_uses_the_document_wording() -> None:
     [
         ("", "must not be empty"),
         ("x" * 257, "at most 256"),
+        ("会" * 86, "at most 256"),
         ("a\nb", "control characters"),
         ("a\x00b", "control characters"),
         ("a\u2028b", "control characters"),
@@ -40,3 +41,13 @@ def test_counts() -> None:
         check_count(-1, "n")
     with pytest.raises(InvalidParameter):
         check_count(2**31, "n")
+
+
+def test_text_limits_count_utf8_bytes() -> None:
+    assert check_text("x" * 100, "metadata", 100) == "x" * 100
+    with pytest.raises(InvalidParameter, match="at most 100 bytes"):
+        check_text("x" * 101, "metadata", 100)
+    # 34 characters, 102 bytes.
+    with pytest.raises(InvalidParameter, match="at most 100 bytes"):
+        check_text("会" * 34, "metadata", 100)
+    assert check_text("会" * 33, "metadata", 100)

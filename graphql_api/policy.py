@@ -1,0 +1,43 @@
+"""Who may do what. Every operation asks here before it touches LiveKit.
+
+- user: mints tokens for its own uid only; reads rooms and participants only
+  where `users_can_read` opens that to users.
+- moderator: a user, plus creating, reading and deleting the rooms in its
+  `rooms` claim and moderating their participants.
+- admin: everything, tokens for any uid included.
+"""
+
+from __future__ import annotations
+
+from .auth import Principal, Role
+from .errors import Forbidden
+from .settings import Settings
+
+__all__ = ["may_read_all_rooms", "require_moderator", "require_reader", "require_token_for"]
+
+
+def require_token_for(principal: Principal, identity: str) -> None:
+    if principal.is_admin or principal.uid == identity:
+        return
+    raise Forbidden("you may mint tokens only for your own uid")
+
+
+def require_moderator(principal: Principal, room: str) -> None:
+    if not principal.moderates(room):
+        raise Forbidden(f"you do not moderate room {room}")
+
+
+def may_read_all_rooms(principal: Principal, settings: Settings) -> bool:
+    return principal.is_admin or (settings.users_can_read and bool(principal.roles))
+
+
+def require_reader(principal: Principal, settings: Settings, room: str) -> None:
+    if may_read_all_rooms(principal, settings) or principal.moderates(room):
+        return
+    raise Forbidden(f"you may not read room {room}")
+
+
+def token_ttl_ceiling(principal: Principal, settings: Settings) -> int:
+    if principal.is_admin or Role.MODERATOR in principal.roles:
+        return settings.token_max_ttl_seconds
+    return min(settings.token_user_max_ttl_seconds, settings.token_max_ttl_seconds)
