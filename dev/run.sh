@@ -41,14 +41,12 @@ if [[ -z "${GXRTC_ADMIN_KEY:-}" ]]; then
   GXRTC_ADMIN_KEY=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')
 fi
 export GXRTC_ADMIN_KEY
-workers=${GXRTC_WORKERS:-1}
 cat <<EOF2
 GXRTC API on http://127.0.0.1:$port  (REST /api/v1, GraphiQL /graphql, health /healthz /readyz)
 admin key: $GXRTC_ADMIN_KEY
   curl -H "Authorization: Bearer $GXRTC_ADMIN_KEY" -XPOST http://127.0.0.1:$port/api/v1/room/ -d "room=thehome"
   (in GraphiQL, add the header {"Authorization": "Bearer $GXRTC_ADMIN_KEY"})
 EOF2
-.venv/bin/uvicorn graphql_api.app:create_app --factory --host 127.0.0.1 --port "$port" \
-  --workers "$workers" --loop uvloop --http httptools --no-access-log &
+PORT=$port .venv/bin/python -m graphql_api &
 pids+=($!)
 wait -n "${pids[@]}"

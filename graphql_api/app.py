@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -25,9 +27,9 @@ from rest_compat.envelope import EnvelopeResponse, error, from_error, ok
 
 from .auth import Authenticator
 from .context import Context
-from .errors import GxrtcError, PayloadTooLarge
+from .errors import GxrtcError, ServiceUnavailable, UpstreamUnavailable
 from .i18n import Language, negotiate, zh_for_status
-from .limits import BodyLimit
+from .limits import Admission, BodyLimit, Gate, PlainErrorsAsEnvelope
 from .livekit import LiveKit
 from .resolvers import Core
 from .schema import build_schema
@@ -56,6 +58,26 @@ def _check_secure(settings: Settings, authenticator: Authenticator) -> None:
         problems.append("CORS allows any origin together with credentials")
     if problems:
         raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+
+
+def _drain_on_signals(gate: Gate) -> None:
+    """On SIGTERM or SIGINT, refuse new work at once, then let uvicorn's own handler
+    finish the requests in flight and stop."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum: int, frame: object, previous: Any = previous) -> None:
+            if not gate.draining:
+                log.warning("draining: new requests get 503 while those in flight finish")
+            gate.draining = True
+            previous(signum, frame)
+
+        try:
+            signal.signal(sig, handler)
+        except ValueError:  # not the main thread (an embedding test client): nothing to chain to
+            return
 
 
 def _language(headers: Headers, settings: Settings) -> Language:
@@ -93,9 +115,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     dev = settings.env == "dev"
     authenticator = Authenticator(settings)
     _check_secure(settings, authenticator)
+    gate = Gate(max_in_flight=settings.max_in_flight)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _drain_on_signals(gate)
         livekit = LiveKit.open(settings)
         minter = TokenMinter(
             settings.livekit_api_key, settings.livekit_api_secret.get_secret_value(), settings.client_url
@@ -184,14 +208,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> EnvelopeResponse:
+        """Ready when LiveKit answers; not while draining, nor while the circuit to LiveKit is open."""
         core: Core = request.app.state.core
+        if gate.draining:
+            raise ServiceUnavailable("the service is shutting down", reason="shutting down")
+        if core.livekit.breaker.state == "open":
+            raise UpstreamUnavailable(retry_after=core.livekit.breaker.retry_after())
         await core.livekit.list_rooms([_READYZ_PROBE_ROOM])
-        return ok({"status": "ready"})
+        return ok({"status": "ready", "livekit": core.livekit.breaker.state})
 
-    def refuse_body(scope: Scope, exc: PayloadTooLarge) -> EnvelopeResponse:
+    def refuse(scope: Scope, exc: GxrtcError) -> EnvelopeResponse:
         return from_error(exc, _language(Headers(scope=scope), settings))
 
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=refuse_body)
+    app.add_middleware(PlainErrorsAsEnvelope, path="/graphql")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=refuse)
+    app.add_middleware(Admission, gate=gate, refuse=refuse)
     origins = settings.cors_origins or (["*"] if dev else [])
     if origins:
         # Outermost, so preflights and error answers carry the CORS headers too.

@@ -18,6 +18,7 @@ internal error.
     │   └── TrackNotFound
     ├── Conflict                    409 CONFLICT
     ├── PayloadTooLarge             413 PAYLOAD_TOO_LARGE
+    ├── ServiceUnavailable          503 SERVICE_UNAVAILABLE    overloaded, or shutting down
     ├── UnsupportedMediaType        415 UNSUPPORTED_MEDIA_TYPE
     └── UpstreamError               502 BAD_GATEWAY        LiveKit answered, but not usefully
         ├── UpstreamAuthError       502 BAD_GATEWAY        LiveKit rejected our own credentials
@@ -40,6 +41,7 @@ __all__ = [
     "ParticipantNotFound",
     "PayloadTooLarge",
     "RoomNotFound",
+    "ServiceUnavailable",
     "TrackNotFound",
     "Unauthenticated",
     "UnsupportedMediaType",
@@ -164,6 +166,19 @@ class PayloadTooLarge(GxrtcError):
         super().__init__(f"the request body is over the limit of {limit} bytes")
 
 
+class ServiceUnavailable(GxrtcError):
+    """This service itself cannot take the request now: overloaded, or shutting down."""
+
+    status = 503
+    code = "SERVICE_UNAVAILABLE"
+    error = "service unavailable"
+
+    def __init__(self, message: str, *, reason: str, retry_after: int = 1) -> None:
+        self.error = reason  # type: ignore[misc]
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class UnsupportedMediaType(GxrtcError):
     status = 415
     code = "UNSUPPORTED_MEDIA_TYPE"
@@ -189,8 +204,15 @@ class UpstreamUnavailable(UpstreamError):
     code = "SERVICE_UNAVAILABLE"
     error = "livekit unavailable"
 
-    def __init__(self, message: str = "the media server cannot be reached, try again shortly") -> None:
+    def __init__(
+        self, message: str = "the media server cannot be reached, try again shortly", *, retry_after: int = 1
+    ) -> None:
+        self.retry_after = retry_after
         super().__init__(message)
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {**super().extensions, "retryAfter": self.retry_after}
 
 
 class UpstreamTimeout(UpstreamError):

@@ -22,6 +22,7 @@ from .errors import (
     ParticipantNotFound,
     PayloadTooLarge,
     RoomNotFound,
+    ServiceUnavailable,
     TrackNotFound,
     Unauthenticated,
     UnsupportedMediaType,
@@ -64,6 +65,7 @@ _ZH: list[tuple[type[GxrtcError], Callable[[GxrtcError], str]]] = [
     (NotFound, lambda e: "请求的资源不存在"),
     (Conflict, lambda e: f"媒体服务器拒绝了此操作: {e.message}"),
     (PayloadTooLarge, lambda e: f"请求体过大,不能超过 {e.limit} 字节"),  # type: ignore[attr-defined]
+    (ServiceUnavailable, lambda e: "服务正在重启,请稍后重试" if e.error == "shutting down" else "服务繁忙,请稍后重试"),
     (UnsupportedMediaType, lambda e: "不支持的请求格式,请使用表单或 JSON"),
     (UpstreamUnavailable, lambda e: "媒体服务器暂时无法连接,请稍后重试"),
     (UpstreamTimeout, lambda e: "媒体服务器响应超时,请稍后重试"),

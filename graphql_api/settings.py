@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     )
     livekit_timeout_seconds: float = Field(default=5.0, gt=0)
     livekit_max_connections: int = Field(default=100, gt=0)
+    livekit_read_retries: int = Field(default=2, ge=0, description="Extra tries for idempotent reads on an outage.")
+    livekit_breaker_threshold: int = Field(default=5, gt=0, description="Failures in a row that open the circuit.")
+    livekit_breaker_cooldown_seconds: float = Field(
+        default=5.0, gt=0, description="How long an open circuit fails fast."
+    )
+    max_in_flight: int = Field(default=512, gt=0, description="Requests in progress at once before new ones get 503.")
+    shutdown_timeout_seconds: int = Field(
+        default=10, gt=0, description="How long a SIGTERM waits for requests in flight."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, validation_alias=AliasChoices("PORT", "GXRTC_PORT"))
+    workers: int = Field(default=1, gt=0)
     fanout_concurrency: int = Field(
         default=16, gt=0, description="LiveKit calls in flight at once when one request lists many rooms' participants."
     )

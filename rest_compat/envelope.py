@@ -45,5 +45,10 @@ def error(
 
 
 def from_error(exc: GxrtcError, language: Language) -> EnvelopeResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return error(exc.status, localize(exc, language, PARAM_ALIASES), exc.error, headers=headers)
+    headers: dict[str, str] = {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
+    return error(exc.status, localize(exc, language, PARAM_ALIASES), exc.error, headers=headers or None)

@@ -35,6 +35,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 class Service:
     base_url: str
     log_path: Path
+    process: subprocess.Popen[bytes]
 
     @property
     def api(self) -> str:
@@ -49,21 +50,12 @@ def run_service(settings: Mapping[str, str], *, startup_timeout: float = 30.0) -
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "GXRTC_"))}
     env.update(settings)
+    env.pop("PORT", None)
     log = tempfile.NamedTemporaryFile(prefix="gxrtc-service-", suffix=".log", delete=False)  # noqa: SIM115
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "graphql_api.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
+    env.update({"GXRTC_HOST": "127.0.0.1", "GXRTC_PORT": str(port)})
+    command = [sys.executable, "-m", "graphql_api"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    service = Service(base_url=f"http://127.0.0.1:{port}", log_path=Path(log.name))
+    service = Service(base_url=f"http://127.0.0.1:{port}", log_path=Path(log.name), process=process)
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
