@@ -19,6 +19,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
+from starlette.routing import Match
 from starlette.types import Scope
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -80,6 +81,15 @@ def _drain_on_signals(gate: Gate) -> None:
             return
 
 
+def _allowed_methods(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
+
+
 def _language(headers: Headers, settings: Settings) -> Language:
     return negotiate(headers.get("accept-language"), settings.default_language)
 
@@ -107,6 +117,31 @@ def _configure_audit_log() -> None:
         audit.addHandler(handler)
         audit.setLevel(logging.INFO)
         audit.propagate = False
+
+
+def _describe_openapi(app: FastAPI) -> None:
+    """Adds LiveKit's message schemas and the bearer scheme to FastAPI's generated document."""
+    from rest_compat.openapi import COMPONENTS, NAME
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            components = document.setdefault("components", {})
+            components.setdefault("schemas", {}).update(COMPONENTS)
+            components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            document["security"] = [{"bearer": []}]
+            for path in document.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+                    for parameter in operation.get("parameters", []):
+                        if parameter.get("in") == "path":
+                            parameter["schema"] = NAME
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -151,7 +186,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             message = f"method {request.method} is not allowed on {request.url.path}"
         if _language(request.headers, settings) == "zh-CN":
             message = zh_for_status(exc.status_code) or message
-        return error(exc.status_code, message, reasons.get(exc.status_code), headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods; /room has two routes.
+            headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+        return error(exc.status_code, message, reasons.get(exc.status_code), headers=headers or None)
 
     async def on_validation_error(request: Request, exc: Exception) -> EnvelopeResponse:
         assert isinstance(exc, RequestValidationError)
@@ -179,6 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     app.state.settings = settings
+    _describe_openapi(app)
 
     from rest_compat.router import router as rest_router
 

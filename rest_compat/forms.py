@@ -21,18 +21,25 @@ __all__ = ["MAX_FIELDS", "int_param", "json_param", "read_params"]
 MAX_FIELDS = 100
 
 
+# A JSON client may send numbers as numbers, and `attrs` or `permission` as an
+# object rather than as a string holding one; both mean the same as the form.
+_NUMBER_KEYS = frozenset({"empty_timeout", "departure_timeout", "max_participants"})
+_OBJECT_KEYS = frozenset({"attrs", "permission"})
+_KNOWN_KEYS = _NUMBER_KEYS | _OBJECT_KEYS | {"uid", "room", "metadata", "name", "track_sid", "source"}
+
+
 def _scalar(key: str, value: Any) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
-    if isinstance(value, dict | list):
-        # A JSON client may send `attrs` or `permission` as an object rather
-        # than as a string holding one; both mean the same.
+    if key in _NUMBER_KEYS and not isinstance(value, bool):
+        # JSON has one number type: 300.0 is the integer 300.
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+    if key in _OBJECT_KEYS and isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
-    raise InvalidParameter(key, "must be a string, a number, a boolean or an object")
+    raise InvalidParameter(key, "must be a string" if key not in _NUMBER_KEYS else "must be a non-negative integer")
 
 
 def _parse_urlencoded(body: bytes) -> dict[str, str]:
@@ -73,7 +80,12 @@ async def read_params(request: Request) -> dict[str, str]:
                 raise InvalidParameter("body", "must be a JSON object") from None
             if not isinstance(decoded, dict):
                 raise InvalidParameter("body", "must be a JSON object")
-            params = {key: _scalar(key, value) for key, value in decoded.items() if value is not None}
+            # Keys the API does not know are ignored, as a form's would be.
+            params = {
+                key: _scalar(key, value)
+                for key, value in decoded.items()
+                if value is not None and (key in _KNOWN_KEYS or isinstance(value, str))
+            }
     elif content_type in ("application/x-www-form-urlencoded", "", "text/plain"):
         params = _parse_urlencoded(await request.body())
     else:

@@ -9,15 +9,28 @@ neither redirects, since a redirect loses a form POST body in many clients.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from graphql_api.auth import Principal
 
 from graphql_api import resolvers
+from graphql_api.auth import Principal
 from graphql_api.errors import MissingParameter
 from graphql_api.proto_json import message_to_dict
 from graphql_api.resolvers import Core
 
 from .envelope import EnvelopeResponse, ok
 from .forms import int_param, json_param, read_params
+from .openapi import ATTRIBUTES, NAME, PARTICIPANT, PERMISSION, ROOM, body, responses
+
+_COUNT = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+_MUTE = {
+    **body(
+        {
+            "track_sid": NAME,
+            "source": {"type": "string", "enum": ["MICROPHONE", "CAMERA", "SCREEN_SHARE", "SCREEN_SHARE_AUDIO"]},
+        },
+        [],
+    ),
+    **responses(None, "muted (or unmuted); nothing to do is success too"),
+}
 
 __all__ = ["router"]
 
@@ -31,7 +44,16 @@ async def _caller(request: Request) -> tuple[Core, Principal]:
     return core, principal
 
 
-@router.post("/room/token")
+@router.post(
+    "/room/token",
+    openapi_extra={
+        **body({"uid": NAME, "room": NAME}, ["uid", "room"]),
+        **responses(
+            {"type": "object", "properties": {"access_token": {"type": "string"}}, "required": ["access_token"]},
+            "a LiveKit join token for uid in room",
+        ),
+    },
+)
 async def create_token(request: Request) -> EnvelopeResponse:
     core, principal = await _caller(request)
     params = await read_params(request)
@@ -39,7 +61,22 @@ async def create_token(request: Request) -> EnvelopeResponse:
     return ok({"access_token": token.token})
 
 
-@router.post("/room")
+_CREATE_ROOM = {
+    **body(
+        {
+            "room": NAME,
+            "empty_timeout": _COUNT,
+            "departure_timeout": _COUNT,
+            "max_participants": _COUNT,
+            "metadata": {"type": "string"},
+        },
+        ["room"],
+    ),
+    **responses(ROOM, "the room, created or as it was"),
+}
+
+
+@router.post("/room", openapi_extra=_CREATE_ROOM)
 @router.post("/room/", include_in_schema=False)
 async def create_room(request: Request) -> EnvelopeResponse:
     core, principal = await _caller(request)
@@ -56,32 +93,48 @@ async def create_room(request: Request) -> EnvelopeResponse:
     return ok(message_to_dict(room))
 
 
-@router.get("/room")
+@router.get(
+    "/room",
+    openapi_extra=responses(
+        {"type": "object", "properties": {"rooms": {"type": "array", "items": ROOM}}, "required": ["rooms"]},
+        "the rooms the caller may see",
+    ),
+)
 @router.get("/room/", include_in_schema=False)
 async def list_rooms(request: Request) -> EnvelopeResponse:
     rooms = await resolvers.list_rooms(*await _caller(request))
     return ok({"rooms": [message_to_dict(room) for room in rooms]})
 
 
-@router.delete("/room/{room}")
+@router.delete("/room/{room}", openapi_extra=responses(ROOM, "the room as it was"))
 async def delete_room(request: Request, room: str) -> EnvelopeResponse:
     deleted = await resolvers.delete_room(*await _caller(request), room)
     return ok(message_to_dict(deleted))
 
 
-@router.get("/room/{room}/participants")
+@router.get(
+    "/room/{room}/participants",
+    openapi_extra=responses(
+        {
+            "type": "object",
+            "properties": {"participants": {"type": "array", "items": PARTICIPANT}},
+            "required": ["participants"],
+        },
+        "who is in the room",
+    ),
+)
 async def list_participants(request: Request, room: str) -> EnvelopeResponse:
     participants = await resolvers.list_participants(*await _caller(request), room)
     return ok({"participants": [message_to_dict(participant) for participant in participants]})
 
 
-@router.get("/room/{room}/participant/{uid}")
+@router.get("/room/{room}/participant/{uid}", openapi_extra=responses(PARTICIPANT, "the participant"))
 async def get_participant(request: Request, room: str, uid: str) -> EnvelopeResponse:
     participant = await resolvers.get_participant(*await _caller(request), room, uid)
     return ok(message_to_dict(participant))
 
 
-@router.delete("/room/{room}/participant/{uid}")
+@router.delete("/room/{room}/participant/{uid}", openapi_extra=responses(None, "kicked"))
 async def kick_participant(request: Request, room: str, uid: str) -> EnvelopeResponse:
     await resolvers.kick_participant(*await _caller(request), room, uid)
     return ok()
@@ -96,17 +149,27 @@ async def _mute(request: Request, room: str, uid: str, *, muted: bool) -> Envelo
     return ok()
 
 
-@router.post("/room/{room}/participant/{uid}/mute")
+@router.post("/room/{room}/participant/{uid}/mute", openapi_extra=_MUTE)
 async def mute_participant(request: Request, room: str, uid: str) -> EnvelopeResponse:
     return await _mute(request, room, uid, muted=True)
 
 
-@router.delete("/room/{room}/participant/{uid}/mute")
+@router.delete("/room/{room}/participant/{uid}/mute", openapi_extra=_MUTE)
 async def unmute_participant(request: Request, room: str, uid: str) -> EnvelopeResponse:
     return await _mute(request, room, uid, muted=False)
 
 
-@router.post("/room/{room}/participant/{uid}/info")
+@router.post(
+    "/room/{room}/participant/{uid}/info",
+    openapi_extra={
+        **body(
+            {"metadata": {"type": "string"}, "attrs": ATTRIBUTES, "name": NAME, "permission": PERMISSION},
+            [],
+            any_of=["metadata", "attrs", "name", "permission"],
+        ),
+        **responses(PARTICIPANT, "the participant as it is now"),
+    },
+)
 async def update_participant_info(request: Request, room: str, uid: str) -> EnvelopeResponse:
     core, principal = await _caller(request)
     params = await read_params(request)
@@ -124,7 +187,13 @@ async def update_participant_info(request: Request, room: str, uid: str) -> Enve
     return ok(message_to_dict(participant))
 
 
-@router.post("/room/{room}/participant/{uid}/permissions")
+@router.post(
+    "/room/{room}/participant/{uid}/permissions",
+    openapi_extra={
+        **body({"permission": PERMISSION}, ["permission"]),
+        **responses(PARTICIPANT, "the participant as it is now"),
+    },
+)
 async def update_participant_permissions(request: Request, room: str, uid: str) -> EnvelopeResponse:
     core, principal = await _caller(request)
     params = await read_params(request)
