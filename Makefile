@@ -31,7 +31,7 @@ unit: deps
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy graphql_api rest_compat tests
+	$(VENV)/bin/mypy graphql_api rest_compat tests bench
 
 schema: deps
 	$(VENV)/bin/python -m graphql_api.export_schema > schema.graphql

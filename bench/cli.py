@@ -1,0 +1,507 @@
+"""``python -m bench``: start the stack, run the scenarios, print one table, write the JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from livekit import api
+from livekit.protocol import room as room_proto
+
+from tests.livekit_server import LiveKitServer, LiveKitServerError
+
+from .client import BenchError, ServiceClient
+from .load import CREATE_TOKEN_MUTATION, WrkError, ensure_wrk
+from .participants import SignalPool
+from .report import Row, machine, render_table, write_json
+from .run import (
+    BenchConfig,
+    Stack,
+    bounded,
+    check_tokens,
+    delete_all_rooms,
+    fanout,
+    fanout_layout,
+    memory_dict,
+    proxied_reads,
+    running_service,
+    token_load,
+)
+from .stack import RssSampler
+from .timing import Stats, interleave
+
+__all__ = ["main"]
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# Every part is bounded on its own; this is the backstop for the whole run.
+TOTAL_TIMEOUT_S = 20 * 60
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark GXRTC API against a throwaway livekit-server, all on 127.0.0.1.",
+    )
+    parser.add_argument("--duration", type=int, default=8, help="seconds of each measured wrk run (default 8)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--workers", default="1,2", help="uvicorn worker counts, comma-separated (default 1,2)")
+    parser.add_argument("--reads", type=int, default=300, help="timed rounds per proxied read (default 300)")
+    parser.add_argument("--fanout-runs", type=int, default=21, help="timed fan-out queries (default 21)")
+    parser.add_argument("--quick", action="store_true", help="short smoke run: 3 s wrk, 100 reads, 7 fan-outs")
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="instead of the main run: list rooms and the fan-out query with 1, 10, 100, 1000 rooms "
+        "(writes bench/results/scaling.json)",
+    )
+    parser.add_argument("--sizes", default="1,10,100,1000", help="room counts for --scaling")
+    parser.add_argument("--output", type=Path, help="JSON path (default bench/results/latest.json or scaling.json)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.reads, args.fanout_runs = 3, 100, 7
+    if not 1 <= args.duration <= 60:
+        parser.error("--duration must be 1..60 seconds")
+    return args
+
+
+def _config(args: argparse.Namespace) -> BenchConfig:
+    return BenchConfig(
+        duration_s=args.duration,
+        warmup_s=2,
+        connections=args.connections,
+        wrk_threads=args.wrk_threads,
+        workers=tuple(sorted({int(w) for w in args.workers.split(",")})),
+        read_rounds=args.reads,
+        fanout_runs=args.fanout_runs,
+        scaling_sizes=tuple(int(s) for s in args.sizes.split(",")),
+    )
+
+
+# -- the main run ------------------------------------------------------------------------------------------
+
+
+async def _main_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {"tokens": {}, "memory": {}}
+    full = max(config.workers)
+    for workers in config.workers:
+        print(f"\n[{workers} worker(s)]", flush=True)
+        with running_service(stack, workers) as service:
+            async with ServiceClient(service.base_url, stack.key) as client:
+                await check_tokens(client)
+                await client.rest("GET", "/api/v1/room/")
+                await client.graphql("{ rooms { name } }")
+                await asyncio.sleep(1)
+                idle = service.memory()
+                sampler = RssSampler(service)
+                tokens = token_load(stack, service, config, sampler)
+                out["tokens"][str(workers)] = tokens
+                if workers == full:
+                    pool = SignalPool(stack.livekit.ws_url, stack.livekit.api_key, stack.livekit.api_secret)
+                    try:
+                        with sampler:
+                            print("  proxied reads (sequential, interleaved with direct livekit-api calls)", flush=True)
+                            out["reads"] = await proxied_reads(stack, service, client, pool, config)
+                            layout = fanout_layout(config.fanout_rooms)
+                            print(
+                                f"  fan-out: {len(layout)} rooms, {sum(s for _, s in layout)} signal participants",
+                                flush=True,
+                            )
+                            out["fanout"] = await fanout(
+                                stack, client, pool, layout, service=service, runs=config.fanout_runs
+                            )
+                            f = out["fanout"]
+                            print(
+                                f"  fan-out GraphQL p50 {f['graphql']['p50']:.1f} ms, one ListParticipants p50 "
+                                f"{f['one_list_participants']['p50']:.2f} ms: {f['ratio_p50']}x ({f['runs']} runs)",
+                                flush=True,
+                            )
+                    finally:
+                        await pool.aclose()
+                        await delete_all_rooms(stack.lkapi)
+                end = service.memory()
+                out["memory"][str(workers)] = {
+                    "idle": memory_dict(idle),
+                    "end": memory_dict(end),
+                    "sampled_peak_worker_rss_mb": round(sampler.peak_worker_mb(), 1),
+                    "sampled_peak_total_rss_mb": round(sampler.peak_total_kb / 1024, 1),
+                    "under_load": "wrk token runs" + (", proxied reads and fan-out" if workers == full else ""),
+                }
+                m = out["memory"][str(workers)]
+                print(
+                    f"  RSS per worker: idle {m['idle']['worker_rss_max_mb']} MB, peak {m['end']['worker_hwm_max_mb']}"
+                    f" MB; all processes: idle {m['idle']['total_rss_mb']} MB, peak "
+                    f"{m['sampled_peak_total_rss_mb']} MB",
+                    flush=True,
+                )
+    return out
+
+
+def _ms(value: float) -> str:
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
+def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row], str]:
+    rows: list[Row] = []
+    full = max(config.workers)
+    for workers in config.workers:
+        tokens = results["tokens"][str(workers)]
+        rest, gql = tokens["rest"], tokens["graphql"]
+        section = f"token, {workers} worker{'s' if workers > 1 else ''}"
+        target = workers == full == 2
+        rest_rate, gql_rate = rest["good_rps"], gql["good_rps"]
+        share = gql_rate / rest_rate if rest_rate else 0.0
+        bad = rest["bad_answers"] + rest["socket_errors"] + gql["bad_answers"] + gql["socket_errors"]
+        rows.append(
+            Row(
+                section,
+                "REST req/s",
+                f"{rest_rate:,.0f}",
+                "≥ 5,000" if target else "",
+                rest_rate >= 5000 if target else None,
+            )
+        )
+        rows.append(
+            Row(
+                section,
+                "REST latency p50 / p99 (ms)",
+                f"{_ms(rest['latency_ms']['p50'])} / {_ms(rest['latency_ms']['p99'])}",
+                "p99 < 20" if target else "",
+                rest["latency_ms"]["p99"] < 20 if target else None,
+            )
+        )
+        rows.append(
+            Row(
+                section,
+                "GraphQL createToken req/s (of REST)",
+                f"{gql_rate:,.0f} ({share:.0%})",
+                "≥ 60% of REST" if target else "",
+                share >= 0.6 if target else None,
+            )
+        )
+        rows.append(
+            Row(
+                section,
+                "GraphQL latency p50 / p99 (ms)",
+                f"{_ms(gql['latency_ms']['p50'])} / {_ms(gql['latency_ms']['p99'])}",
+            )
+        )
+        rows.append(
+            Row(
+                section,
+                "service CPU per request REST / GraphQL (ms)",
+                f"{rest['service_cpu_ms_per_request']:.2f} / {gql['service_cpu_ms_per_request']:.2f}",
+            )
+        )
+        if bad:
+            rows.append(Row(section, "bad answers or socket errors", str(bad), "0", False))
+    reads = results.get("reads")
+    if reads:
+        for key, label in (("list_rooms", "read: list rooms"), ("get_participant", "read: get participant")):
+            r = reads[key]
+            rows.append(
+                Row(
+                    label, "direct livekit-api p50 / p99 (ms)", f"{_ms(r['direct']['p50'])} / {_ms(r['direct']['p99'])}"
+                )
+            )
+            for face, limit in (("rest", 0.5), ("graphql", 1.0)):
+                o = r["overhead_ms"][face]
+                rows.append(
+                    Row(
+                        label,
+                        f"{'REST' if face == 'rest' else 'GraphQL'} overhead p50 / p99 (ms)",
+                        f"{o['p50']:.3f} / {o['p99']:.3f}",
+                        f"p50 ≤ {limit:g}",
+                        o["p50"] <= limit,
+                    )
+                )
+    f = results.get("fanout")
+    if f:
+        label = f"fan-out {f['rooms']} rooms, {f['participants']} p."
+        rows.append(
+            Row(
+                label,
+                "GraphQL rooms{participants} p50 / p99 (ms)",
+                f"{_ms(f['graphql']['p50'])} / {_ms(f['graphql']['p99'])}",
+            )
+        )
+        rows.append(Row(label, "one ListParticipants p50 (ms)", _ms(f["one_list_participants"]["p50"])))
+        rows.append(Row(label, "ratio of p50s (median of runs)", f"{f['ratio_p50']:.1f}x", "≤ 3x", f["ratio_p50"] <= 3))
+        rows.append(Row(label, "direct fan-out, 16 in flight, p50 (ms)", _ms(f["direct_fanout_16"]["p50"])))
+        cpu = f["cpu"]
+        rows.append(
+            Row(
+                label,
+                "CPU while measuring (cores): service, LiveKit, bench",
+                f"{cpu['service_cores']:.2f}, {cpu['livekit_cores']:.2f}, {cpu['loadgen_cores']:.2f}",
+            )
+        )
+        if f["answers_with_wrong_counts"] or f["participants_dropped_by_livekit"]:
+            rows.append(
+                Row(
+                    label,
+                    "answers with wrong counts / dropped",
+                    f"{f['answers_with_wrong_counts']} / {f['participants_dropped_by_livekit']}",
+                    "0 / 0",
+                    False,
+                )
+            )
+    for workers in config.workers:
+        m = results["memory"][str(workers)]
+        label = f"memory, {workers} worker{'s' if workers > 1 else ''}"
+        idle, peak = m["idle"]["worker_rss_max_mb"], max(m["end"]["worker_hwm_max_mb"], m["sampled_peak_worker_rss_mb"])
+        rows.append(Row(label, "RSS per worker idle / peak (MB)", f"{idle:.0f} / {peak:.0f}", "< 150", peak < 150))
+        rows.append(
+            Row(
+                label,
+                "RSS all processes idle / peak (MB)",
+                f"{m['idle']['total_rss_mb']:.0f} / {m['sampled_peak_total_rss_mb']:.0f}",
+            )
+        )
+    # On a shared machine other people's work competes for the same cores; this says how much it did.
+    noise = [
+        f"{w}w {mode} {results['tokens'][str(w)][mode]['cpu']['foreign_cores']:.2f}"
+        for w in config.workers
+        for mode in ("rest", "graphql")
+    ]
+    for key, label in (("list_rooms", "list rooms"), ("get_participant", "get participant")):
+        if "reads" in results:
+            noise.append(f"{label} {results['reads'][key]['cpu']['foreign_cores']:.2f}")
+    if "fanout" in results:
+        noise.append(f"fan-out {results['fanout']['cpu']['foreign_cores']:.2f}")
+    return rows, "others' CPU during the runs (cores): " + ", ".join(noise)
+
+
+# -- scaling ------------------------------------------------------------------------------------------------
+
+
+async def _scaling_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
+    lkapi = stack.lkapi
+    sizes: list[dict[str, Any]] = []
+    with running_service(stack, 1) as service:
+        async with ServiceClient(service.base_url, stack.key) as client:
+            await check_tokens(client)
+            for n in config.scaling_sizes:
+                print(f"\n[{n} room(s)]", flush=True)
+                await delete_all_rooms(lkapi)
+                names = [f"bench-scale-{i:04d}" for i in range(n)]
+                started = time.perf_counter()
+                await bounded(
+                    [
+                        partial(lkapi.room.create_room, room_proto.CreateRoomRequest(name=name, empty_timeout=900))
+                        for name in names
+                    ]
+                )
+                create_s = time.perf_counter() - started
+                listed = (await lkapi.room.list_rooms(room_proto.ListRoomsRequest())).rooms
+                if len(listed) != n:
+                    raise BenchError(f"LiveKit lists {len(listed)} rooms, expected {n}")
+                before = service.memory()[0]
+
+                async def direct() -> None:
+                    await lkapi.room.list_rooms(room_proto.ListRoomsRequest())
+
+                async def rest() -> None:
+                    await client.rest("GET", "/api/v1/room/")
+
+                async def gql() -> None:
+                    await client.graphql("{ rooms { name } }")
+
+                rounds = 100 if n <= 100 else 30
+                samples = await interleave(
+                    {"direct": direct, "rest": rest, "graphql": gql},
+                    rounds=rounds,
+                    warmup=3,
+                    deadline=time.monotonic() + 120,
+                )
+                lists = {k: Stats.of(v).as_dict() for k, v in samples.items()}
+                after_list = service.memory()[0]
+                print(
+                    f"  list rooms p50: direct {lists['direct']['p50']:.2f} ms, REST {lists['rest']['p50']:.2f} ms, "
+                    f"GraphQL {lists['graphql']['p50']:.2f} ms",
+                    flush=True,
+                )
+                pool = SignalPool(stack.livekit.ws_url, stack.livekit.api_key, stack.livekit.api_secret)
+                try:
+                    fan = await fanout(
+                        stack,
+                        client,
+                        pool,
+                        fanout_layout(n, 1, 1),
+                        service=service,
+                        runs=11 if n <= 100 else 5,
+                        warmup=1,
+                    )
+                finally:
+                    await pool.aclose()
+                after_fanout = service.memory()[0]
+                print(
+                    f"  fan-out ({n} participants): GraphQL p50 {fan['graphql']['p50']:.1f} ms, direct fan-out p50 "
+                    f"{fan['direct_fanout_16']['p50']:.1f} ms, {fan['ratio_p50']}x one ListParticipants; "
+                    f"worker RSS {after_fanout.rss_mb:.0f} MB (peak {after_fanout.hwm_mb:.0f} MB)",
+                    flush=True,
+                )
+                sizes.append(
+                    {
+                        "rooms": n,
+                        "create_rooms_s": round(create_s, 2),
+                        "list_rooms_ms": lists,
+                        "fanout": fan,
+                        "worker_rss_mb": {
+                            "before": round(before.rss_mb, 1),
+                            "after_list": round(after_list.rss_mb, 1),
+                            "after_fanout": round(after_fanout.rss_mb, 1),
+                            "peak": round(after_fanout.hwm_mb, 1),
+                        },
+                    }
+                )
+            await delete_all_rooms(lkapi)
+    return {"sizes": sizes}
+
+
+def _scaling_rows(results: dict[str, Any]) -> list[Row]:
+    rows = []
+    for size in results["sizes"]:
+        label = f"{size['rooms']} room{'s' if size['rooms'] != 1 else ''}"
+        lists, fan, mem = size["list_rooms_ms"], size["fanout"], size["worker_rss_mb"]
+        rows.append(
+            Row(
+                label,
+                "list rooms p50 / p99 (ms): direct, REST, GraphQL",
+                ", ".join(f"{_ms(lists[k]['p50'])}/{_ms(lists[k]['p99'])}" for k in ("direct", "rest", "graphql")),
+            )
+        )
+        rows.append(
+            Row(
+                label,
+                "fan-out p50 (ms): GraphQL, direct (16 in flight)",
+                f"{_ms(fan['graphql']['p50'])}, {_ms(fan['direct_fanout_16']['p50'])}",
+            )
+        )
+        rows.append(Row(label, "fan-out / one ListParticipants (p50s)", f"{fan['ratio_p50']:.1f}x"))
+        cpu = fan["cpu"]
+        rows.append(
+            Row(
+                label,
+                "fan-out phase CPU (cores): service, LiveKit, bench, others",
+                f"{cpu['service_cores']:.2f}, {cpu['livekit_cores']:.2f}, {cpu['loadgen_cores']:.2f}, "
+                f"{cpu['foreign_cores']:.2f}",
+            )
+        )
+        rows.append(
+            Row(
+                label,
+                "worker RSS after list, after fan-out, peak (MB)",
+                f"{mem['after_list']:.0f}, {mem['after_fanout']:.0f}, {mem['peak']:.0f}",
+            )
+        )
+    return rows
+
+
+# -- entry -------------------------------------------------------------------------------------------------
+
+
+async def _with_stack(livekit: LiveKitServer, key: str, wrk: str, args: argparse.Namespace) -> dict[str, Any]:
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    config = _config(args)
+    # Explicit URL and key pair: ambient LIVEKIT_* variables can never point the benchmark elsewhere.
+    lkapi = api.LiveKitAPI(livekit.url, livekit.api_key, livekit.api_secret, failover=False)
+    try:
+        stack = Stack(livekit=livekit, lkapi=lkapi, key=key, wrk=wrk)
+        async with asyncio.timeout(TOTAL_TIMEOUT_S):
+            if args.scaling:
+                return await _scaling_run(stack, config)
+            return await _main_run(stack, config)
+    finally:
+        await lkapi.aclose()
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    started = time.monotonic()
+    try:
+        wrk = ensure_wrk() if not args.scaling else ""
+    except WrkError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    # Only letters and digits: it goes into the wrk Lua script and HTTP headers as it is.
+    key = secrets.token_hex(24)
+    before = machine()
+    try:
+        with tempfile.TemporaryDirectory(prefix="gxrtc-bench-livekit-") as tmp:
+            livekit = LiveKitServer(workdir=Path(tmp), startup_timeout=30)
+            print("starting livekit-server on 127.0.0.1 ...", flush=True)
+            with livekit:
+                print(f"  {livekit.describe()}", flush=True)
+                try:
+                    results = asyncio.run(_with_stack(livekit, key, wrk, args))
+                except BaseException:
+                    print(f"livekit-server log tail:\n{livekit.log_tail(15, 300)}", file=sys.stderr)
+                    raise
+            version = livekit.version
+    except (BenchError, WrkError, LiveKitServerError, RuntimeError, TimeoutError) as exc:
+        print(f"\nbench: failed: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("\nbench: interrupted; everything it started has been stopped", file=sys.stderr)
+        return 130
+    config = _config(args)
+    description = machine(version)
+    description["load_average_before"] = before["load_average"]
+    elapsed = time.monotonic() - started
+    title = (
+        f"GXRTC API benchmark: {description['nproc']} CPUs ({description['cpu_model']}), Python "
+        f"{description['python']}, {description['date']}, load average before {before['load_average'][0]} "
+        f"after {description['load_average'][0]}, {elapsed:.0f} s"
+    )
+    if args.scaling:
+        rows, note = _scaling_rows(results), ""
+        path = args.output or RESULTS / "scaling.json"
+        settings = {"sizes": list(config.scaling_sizes), "workers": 1}
+    else:
+        rows, note = _main_rows(results, config)
+        path = args.output or RESULTS / "latest.json"
+        settings = {
+            "wrk": {
+                "connections": config.connections,
+                "threads": config.wrk_threads,
+                "duration_s": config.duration_s,
+                "warmup_s": config.warmup_s,
+            },
+            "workers": list(config.workers),
+            "uvicorn": "--loop uvloop --http httptools --no-access-log",
+            "read_rounds": config.read_rounds,
+            "read_warmup": config.read_warmup,
+            "fanout_runs": config.fanout_runs,
+            "graphql_create_token_document": CREATE_TOKEN_MUTATION,
+            "participants": "signal-only (bench/participants.py)",
+        }
+    print("\n" + render_table(title, rows))
+    if note:
+        print(note)
+    write_json(
+        path,
+        {
+            "machine": description,
+            "config": settings,
+            "elapsed_s": round(elapsed, 1),
+            "table": [r.as_dict() for r in rows],
+            "results": results,
+        },
+    )
+    print(f"\nwrote {path}")
+    return 0
