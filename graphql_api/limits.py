@@ -54,10 +54,10 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        response = self.refuse(scope, PayloadTooLarge(self.max_bytes))
-        # The unread body stays on the wire; this connection cannot be reused.
-        response.headers["connection"] = "close"
-        await response(scope, _no_body, send)
+        # No "Connection: close": closing with the body unread makes the kernel reset the
+        # connection, and clients that send the whole body first would see a reset, not the
+        # 413. uvicorn discards the rest of the body on a kept-alive connection instead.
+        await self.refuse(scope, PayloadTooLarge(self.max_bytes))(scope, _no_body, send)
 
 
 async def _no_body() -> Message:

@@ -142,6 +142,7 @@ class LiveKitServer:
         host: str = "127.0.0.1",
         startup_timeout: float = 20.0,
         log_level: str = "info",
+        webhook_urls: list[str] | None = None,
     ) -> None:
         self.node_ip = node_ip
         self.host = host
@@ -150,8 +151,11 @@ class LiveKitServer:
         self._base_config = base_config
         self._workdir = workdir
         self._log_level = log_level
+        # The dev config's webhook points at a `make run` service; a test server sends only where told.
+        self.webhook_urls = list(webhook_urls or [])
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: BinaryIO | None = None
+        self._paused = False
 
         base = yaml.safe_load(base_config.read_text())
         keys: dict[str, str] = base.get("keys") or {}
@@ -225,14 +229,26 @@ class LiveKitServer:
         self.config_path = workdir / "livekit.yaml"
         self.log_path = workdir / "livekit.log"
         self.config_path.write_text(yaml.safe_dump(self.build_config(), sort_keys=False))
+        self._spawn(workdir, append_log=False)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("started %s", self.describe())
 
-        cmd = [binary, "--dev", "--config", str(self.config_path)]
+    def _spawn(self, workdir: Path, *, append_log: bool) -> None:
+        assert self.config_path is not None
+        assert self.log_path is not None
+        cmd = [self.binary, "--dev", "--config", str(self.config_path)]
         # setpriv makes the kernel kill the server if pytest dies without running teardown. The
         # signal follows the *thread* that forks, so call start() from a long-lived thread.
         setpriv = shutil.which("setpriv")
         if setpriv:
             cmd = [setpriv, "--pdeathsig", "KILL", "--", *cmd]
-        self._log_file = self.log_path.open("wb")
+        if self._log_file is not None:
+            self._log_file.close()
+        self._log_file = self.log_path.open("ab") if append_log else self.log_path.open("wb")
         # livekit-server reads LIVEKIT_KEYS, LIVEKIT_CONFIG_BODY, ... from the environment; only the file counts.
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
         self._proc = subprocess.Popen(
@@ -245,16 +261,16 @@ class LiveKitServer:
             # Its own process group, so a terminal Ctrl-C reaches pytest, which then stops it in order.
             start_new_session=True,
         )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        log.info("started %s", self.describe())
+        self._paused = False
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
+            if self._paused:
+                # A stopped process would not act on SIGTERM until continued.
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGCONT)
+                self._paused = False
             # The first SIGTERM waits for participants to leave; the second forces shutdown.
             for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGTERM, 5.0)):
                 with contextlib.suppress(ProcessLookupError):
@@ -273,6 +289,68 @@ class LiveKitServer:
             self._log_file.close()
             self._log_file = None
 
+    # -- fault injection ------------------------------------------------
+    #
+    # For tests that need a LiveKit that hangs, dies or comes back. Use them only on a
+    # server of your own (never the session's shared one): every other test would see it.
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): its sockets still accept connections, but nothing answers."""
+        self._signal(signal.SIGSTOP)
+        self._paused = True
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT); what queued up meanwhile is then processed."""
+        self._signal(signal.SIGCONT)
+        self._paused = False
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """Kill the server outright (SIGKILL), as a crash would, and reap it. Ports and config are kept."""
+        proc = self._proc
+        if proc is None:
+            raise LiveKitServerError("server not started")
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait(timeout=timeout)
+        self._paused = False
+
+    def restart(self, *, wait: bool = True) -> None:
+        """Start a new process on the same ports, config and log file (appended to), as after a crash.
+
+        Kills the current process first if it still runs. With ``wait`` (the default) returns once
+        the server answers; otherwise call :meth:`wait_ready` (from any thread). Call this from a
+        long-lived thread (see :meth:`start`): the new process dies with the thread that spawned it.
+        """
+        if self._proc is None or self.config_path is None or self.log_path is None:
+            raise LiveKitServerError("restart() needs a server that was started")
+        if self._proc.poll() is None:
+            self.kill()
+        if self._log_file is not None:
+            self._log_file.write(b"--- gxrtc test harness: livekit-server restarted on the same ports ---\n")
+            self._log_file.flush()
+        self._spawn(self.config_path.parent, append_log=True)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Block until the server answers ``GET /`` (raises with the log tail after ``startup_timeout``)."""
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("ready %s", self.describe())
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            raise LiveKitServerError(f"cannot send {sig.name}: the server is not running")
+        self._proc.send_signal(sig)
+
     def __enter__(self) -> Self:
         self.start()
         return self
@@ -286,6 +364,8 @@ class LiveKitServer:
 
     def build_config(self) -> dict[str, Any]:
         cfg: dict[str, Any] = {k: v for k, v in self._base.items() if k not in ("webhook",)}
+        if self.webhook_urls:
+            cfg["webhook"] = {"api_key": self.api_key, "urls": self.webhook_urls}
         cfg["port"] = self.port
         rtc: dict[str, Any] = dict(cfg.get("rtc") or {})
         for key in ("udp_port", "node_ip", "ips", "interfaces", "enable_loopback_candidate"):

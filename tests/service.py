@@ -44,10 +44,25 @@ class Service:
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def memory_kib(self) -> dict[str, int]:
+        """The service process's memory figures from /proc (VmRSS, VmHWM, ...), in KiB; Linux only."""
+        figures: dict[str, int] = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name.startswith("Vm") and value.strip().endswith("kB"):
+                figures[name] = int(value.split()[0])
+        return figures
+
+    def rss_kib(self) -> int:
+        return self.memory_kib()["VmRSS"]
+
 
 @contextmanager
-def run_service(settings: Mapping[str, str], *, startup_timeout: float = 30.0) -> Iterator[Service]:
-    port = free_port()
+def run_service(
+    settings: Mapping[str, str], *, startup_timeout: float = 30.0, port: int | None = None
+) -> Iterator[Service]:
+    """Start the service on `port` (a free one unless given, e.g. one a webhook URL already names)."""
+    port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "GXRTC_"))}
     env.update(settings)
     env.pop("PORT", None)
