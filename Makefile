@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 UV_VERSION := 0.13.8
 
-.PHONY: setup deps livekit run test unit lint schema schema-check bench
+.PHONY: setup deps livekit redis run test unit lint schema schema-check bench
 
-setup: deps livekit
+setup: deps livekit redis
 
 deps: $(VENV)/.synced
 
@@ -18,6 +18,9 @@ $(VENV)/.synced: pyproject.toml uv.lock
 
 livekit:
 	@dev/install-livekit.sh >/dev/null
+
+redis:
+	@dev/install-redis.sh >/dev/null
 
 run: setup
 	dev/run.sh

@@ -7,6 +7,8 @@ limits and the long-lived objects are put together.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -19,7 +21,6 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
-from starlette.routing import Match
 from starlette.types import Scope
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -28,14 +29,17 @@ from rest_compat.envelope import EnvelopeResponse, error, from_error, ok
 
 from .auth import Authenticator
 from .context import Context
-from .errors import GxrtcError, ServiceUnavailable, UpstreamUnavailable
+from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
+from .events import open_broker
 from .i18n import Language, negotiate, zh_for_status
 from .limits import Admission, BodyLimit, Gate, PlainErrorsAsEnvelope
 from .livekit import LiveKit
+from .reconcile import Reconciler
 from .resolvers import Core
 from .schema import build_schema
 from .settings import Settings
 from .tokens import TokenMinter
+from .webhooks import WebhookIntake
 
 __all__ = ["create_app"]
 
@@ -82,11 +86,16 @@ def _drain_on_signals(gate: Gate) -> None:
 
 
 def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route takes at this path; included routers are walked into."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+    pending: list[Any] = list(request.app.router.routes)
+    while pending:
+        route = pending.pop()
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            pending.extend(inner.routes)
+        elif getattr(route, "methods", None) and route.path_regex.match(request.url.path):
+            methods |= route.methods
     return methods
 
 
@@ -95,6 +104,14 @@ def _language(headers: Headers, settings: Settings) -> Language:
 
 
 class _GraphQLRouter(GraphQLRouter[Context, None]):
+    def decode_json(self, data: str | bytes) -> object:
+        # Strawberry catches only JSONDecodeError; undecodable bytes or 10,000-deep
+        # nesting would escape as a 500 and drop the connection.
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, RecursionError) as exc:
+            raise json.JSONDecodeError("Unable to parse request body as JSON", "", 0) from exc
+
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         # Subscriptions authenticate once, in connection_init; a bad credential closes the socket (4403).
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
@@ -159,16 +176,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         minter = TokenMinter(
             settings.livekit_api_key, settings.livekit_api_secret.get_secret_value(), settings.client_url
         )
-        app.state.core = Core(
+        broker = open_broker(settings.redis_url)
+        # So the first subscribers are not told they lost events that never were.
+        with contextlib.suppress(TimeoutError, GxrtcError):
+            async with asyncio.timeout(5):
+                await broker.wait_ready()
+        core = Core(
             settings=settings,
             livekit=livekit,
             minter=minter,
             authenticator=authenticator,
+            broker=broker,
             fanout_limit=asyncio.Semaphore(settings.fanout_concurrency),
         )
+        app.state.core = core
+        app.state.webhooks = WebhookIntake(
+            settings.livekit_api_key,
+            settings.livekit_api_secret.get_secret_value(),
+            max_age_seconds=settings.webhook_max_age_seconds,
+        )
+        reconciler = asyncio.create_task(Reconciler(core).run(settings.reconcile_interval_seconds))
         try:
             yield
         finally:
+            reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reconciler
+            await broker.aclose()
             await livekit.aclose()
             await authenticator.aclose()
 
@@ -178,7 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def on_http_error(request: Request, exc: Exception) -> EnvelopeResponse:
         assert isinstance(exc, HTTPException)
-        reasons = {404: "not found", 405: "method not allowed"}
+        reasons = {400: "invalid parameter", 404: "not found", 405: "method not allowed"}
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404:
             message = f"no such path: {request.url.path}"
@@ -238,9 +272,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             context_getter=get_context,
             graphql_ide="graphiql" if dev else None,
             allow_queries_via_get=False,
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         ),
         include_in_schema=False,
     )
+
+    @app.post("/webhooks/livekit", include_in_schema=False)
+    async def livekit_webhook(request: Request) -> EnvelopeResponse:
+        """LiveKit's room events. Signed by LiveKit with our key pair, so no caller credential is asked for."""
+        intake: WebhookIntake = request.app.state.webhooks
+        event = intake.receive(await request.body(), request.headers.get("authorization"))
+        if event is not None:
+            core: Core = request.app.state.core
+            await core.broker.publish(event)
+        return ok()
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> EnvelopeResponse:
@@ -254,8 +299,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ServiceUnavailable("the service is shutting down", reason="shutting down")
         if core.livekit.breaker.state == "open":
             raise UpstreamUnavailable(retry_after=core.livekit.breaker.retry_after())
-        await core.livekit.list_rooms([_READYZ_PROBE_ROOM])
-        return ok({"status": "ready", "livekit": core.livekit.breaker.state})
+        try:
+            await core.livekit.list_rooms([_READYZ_PROBE_ROOM])
+        except UpstreamTimeout:
+            # Not ready is 503 whatever the cause, so probes need to know one status only.
+            raise UpstreamUnavailable("the media server did not answer in time") from None
+        events = "ok" if core.broker.healthy else "unavailable"
+        return ok({"status": "ready", "livekit": core.livekit.breaker.state, "events": events})
 
     def refuse(scope: Scope, exc: GxrtcError) -> EnvelopeResponse:
         return from_error(exc, _language(Headers(scope=scope), settings))

@@ -10,7 +10,10 @@ touches LiveKit; every change is written to the audit log.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +32,7 @@ from .errors import (
     RoomNotFound,
     TrackNotFound,
 )
+from .events import Broker, EventKind, RoomEvent
 from .livekit import LiveKit
 from .permissions import merge_permission
 from .settings import Settings
@@ -47,10 +51,13 @@ __all__ = [
     "list_participants_of_rooms",
     "list_rooms",
     "mute_participant",
+    "room_events",
     "update_participant",
 ]
 
 _SOURCE_NAMES = ("camera", "microphone", "screen_share", "screen_share_audio")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,7 @@ class Core:
     livekit: LiveKit
     minter: TokenMinter
     authenticator: Authenticator
+    broker: Broker
     fanout_limit: asyncio.Semaphore
     """Bounds the LiveKit calls one fan-out (rooms with their participants) has in flight."""
 
@@ -143,7 +151,9 @@ async def create_room(
         request.metadata = check_text(metadata, "metadata", core.settings.max_metadata_bytes)
     policy.require_moderator(principal, name)
     async with audited(principal, "create_room", name):
-        return await core.livekit.create_room(request)
+        room = await core.livekit.create_room(request)
+    await _emit(core, principal, "room_started", name)
+    return room
 
 
 async def list_rooms(core: Core, principal: Principal, names: list[str] | None = None) -> list[models.Room]:
@@ -184,7 +194,8 @@ async def delete_room(core: Core, principal: Principal, name: str | None) -> mod
             await core.livekit.delete_room(room.name)
         except NotFound:
             raise RoomNotFound(room.name) from None
-        return room
+    await _emit(core, principal, "room_finished", name)
+    return room
 
 
 # Participants
@@ -248,6 +259,7 @@ async def kick_participant(core: Core, principal: Principal, room: str | None, i
             await core.livekit.remove_participant(room, identity)
         except NotFound:
             raise await _missing(core, room, identity) from None
+    await _emit(core, principal, "participant_left", room, participant=models.ParticipantInfo(identity=identity))
 
 
 async def mute_participant(
@@ -301,7 +313,10 @@ async def mute_participant(
         for track in participant.tracks:
             if track.sid in by_sid:
                 track.CopyFrom(by_sid[track.sid])
-        return participant
+    kind: EventKind = "track_muted" if muted else "track_unmuted"
+    for track in changed:
+        await _emit(core, principal, kind, room, participant=participant, track=track)
+    return participant
 
 
 def _source_number(source: str) -> int:
@@ -371,6 +386,81 @@ async def update_participant(
             current = await _participant(core, room, identity)
             request.permission.CopyFrom(merge_permission(current.permission, permission))
         try:
-            return await core.livekit.update_participant(request)
+            updated = await core.livekit.update_participant(request)
         except NotFound:
             raise await _missing(core, room, identity) from None
+    await _emit(core, principal, "participant_updated", room, participant=updated)
+    if permission is not None:
+        await _emit(core, principal, "permissions_changed", room, participant=updated)
+    return updated
+
+
+# Events
+
+
+async def _emit(
+    core: Core,
+    principal: Principal,
+    kind: EventKind,
+    room: str,
+    *,
+    participant: models.ParticipantInfo | None = None,
+    track: models.TrackInfo | None = None,
+) -> None:
+    """Tell subscribers what was done through this API: LiveKit sends no webhook for it.
+
+    The change itself has happened, so a broker failure is logged, not raised:
+    events are at-most-once, and the reconciler repairs what subscribers missed.
+    """
+    event = RoomEvent(
+        kind=kind,
+        room=room,
+        id=uuid.uuid4().hex,
+        at=time.time(),
+        source="api",
+        actor=principal.uid,
+        participant=participant,
+        track=track,
+    )
+    try:
+        await core.broker.publish(event)
+    except Exception:
+        log.warning("could not publish %s for room %s; the reconciler will repair it", kind, room, exc_info=True)
+
+
+async def room_events(core: Core, principal: Principal, room: str | None) -> AsyncIterator[RoomEvent]:
+    """A room's events as they happen, starting with a snapshot of who is in it.
+
+    Authorized like reads; every room at once (`room` None) is for admins, or
+    for users where reads are open to them. Whenever the subscription lost
+    events (a slow consumer, a broker reconnect), a fresh snapshot comes
+    first, so the client's picture is whole again.
+    """
+    if room is None:
+        if not policy.may_read_all_rooms(principal, core.settings):
+            raise Forbidden("only an admin may follow every room")
+    else:
+        room = check_name(room, "room")
+        policy.require_reader(principal, core.settings, room)
+    subscription = core.broker.subscribe(room)
+    try:
+        if room is not None:
+            yield await _snapshot(core, room)
+        async for event in subscription:
+            if subscription.reset_lost() and room is not None:
+                yield await _snapshot(core, room)
+            yield event
+    finally:
+        await subscription.aclose()
+
+
+async def _snapshot(core: Core, room: str) -> RoomEvent:
+    participants = await core.livekit.list_participants(room)
+    return RoomEvent(
+        kind="snapshot",
+        room=room,
+        id=uuid.uuid4().hex,
+        at=time.time(),
+        source="reconcile",
+        participants=tuple(participants),
+    )

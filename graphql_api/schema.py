@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -25,9 +26,9 @@ from .context import Context, Info
 from .errors import GxrtcError
 from .i18n import Language, localize
 from .settings import Settings
-from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, TrackSource
+from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, RoomEvent, TrackSource
 
-__all__ = ["Mutation", "Query", "build_schema", "schema"]
+__all__ = ["Mutation", "Query", "Subscription", "build_schema", "schema"]
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,19 @@ class Mutation:
         return Participant.from_proto(participant)
 
 
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "A room's events as they happen (every room with `room: null`, for admins), starting with a SNAPSHOT."
+            ' Authenticate in connection_init with {"Authorization": "Bearer ..."}.'
+        )
+    )
+    async def room_events(self, info: Info, room: str | None = None) -> AsyncGenerator[RoomEvent, None]:
+        async for event in resolvers.room_events(*await info.context.caller(), room):
+            yield RoomEvent.from_event(event)
+
+
 class ErrorMasker(SchemaExtension):
     """Shows our own errors (localized, with their code) and GraphQL's; hides everything else.
 
@@ -214,12 +228,17 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     depth = settings.graphql_max_depth if settings else 10
     aliases = settings.graphql_max_aliases if settings else 30
     tokens = settings.graphql_max_tokens if settings else 2000
+    rules = [
+        *QueryDepthLimiter(max_depth=depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=aliases).validation_rules,
+    ]
     extensions: list[Any] = [
         ErrorMasker,
         lambda: MaxTokensLimiter(max_token_count=tokens),
         lambda: ParserCache(maxsize=1024),
-        lambda: QueryDepthLimiter(max_depth=depth),
-        lambda: MaxAliasesLimiter(max_alias_count=aliases),
+        # The limiters' rules are classes made per instance, and ValidationCache keys on the
+        # rules: built per request they would never hit the cache. So: made once, reused.
+        lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=1024),
     ]
     if not dev:
@@ -227,6 +246,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=not dev),
         extensions=extensions,
     )

@@ -73,6 +73,15 @@ class Settings(BaseSettings):
         description="Let plain users list rooms and read participants (moderators and admins always can).",
     )
 
+    redis_url: str | None = Field(
+        default=None, description="Redis for room events across instances; without it, one instance's own broker."
+    )
+    webhook_max_age_seconds: float = Field(default=300, gt=0, description="Older LiveKit webhooks are refused.")
+    reconcile_interval_seconds: float = Field(
+        default=5, gt=0, description="How often rooms with subscribers are compared with LiveKit."
+    )
+    max_subscriptions_per_connection: int = Field(default=10, gt=0)
+
     env: Literal["dev", "production"] = "production"
     token_ttl_seconds: int = Field(default=3600, gt=0, description="Lifetime of a join token when none is asked for.")
     token_max_ttl_seconds: int = Field(default=86400, gt=0, description="The longest token an admin or moderator gets.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from typing import NewType
+from typing import NewType, get_args
 
 import strawberry
 from livekit.protocol import models
@@ -12,6 +12,8 @@ from strawberry.scalars import JSON
 from strawberry.types.scalar import ScalarDefinition
 
 from .context import Info
+from .events import EventKind as EventKindData
+from .events import RoomEvent as RoomEventData
 from .tokens import JoinToken as JoinTokenData
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "ParticipantPermissionInput",
     "ParticipantState",
     "Room",
+    "RoomEvent",
     "Track",
     "TrackSource",
     "TrackType",
@@ -237,6 +240,52 @@ class Room:
             num_participants=room.num_participants,
             num_publishers=room.num_publishers,
             active_recording=room.active_recording,
+        )
+
+
+def _string_enum(name: str, values: dict[str, str], description: str) -> type[enum.Enum]:
+    made: type[enum.Enum] = enum.Enum(name, values)  # type: ignore[misc]
+    return strawberry.enum(made, description=description)
+
+
+RoomEventKind = _string_enum(
+    "RoomEventKind",
+    {kind.upper(): kind for kind in get_args(EventKindData)},
+    "What happened. SNAPSHOT comes first, and again after the subscription lost events.",
+)
+EventSource = _string_enum(
+    "EventSource",
+    {"LIVEKIT": "livekit", "API": "api", "RECONCILE": "reconcile"},
+    "LIVEKIT: a LiveKit webhook; API: a change made through this service; RECONCILE: found by comparing.",
+)
+
+
+@strawberry.type(description="Something that happened in a room, with the participant as it is now.")
+class RoomEvent:
+    kind: RoomEventKind  # type: ignore[valid-type]
+    room: str
+    sequence: Int64 = strawberry.field(
+        description="Per-room order across every instance; drop an event whose sequence you have passed."
+    )
+    at: datetime.datetime
+    source: EventSource  # type: ignore[valid-type]
+    actor: str | None = strawberry.field(description="Who made the change through this API, when it was one.")
+    participant: Participant | None
+    track: Track | None
+    participants: list[Participant] = strawberry.field(description="Everyone in the room, for SNAPSHOT.")
+
+    @classmethod
+    def from_event(cls, event: RoomEventData) -> RoomEvent:
+        return cls(
+            kind=RoomEventKind(event.kind),
+            room=event.room,
+            sequence=Int64(event.sequence),
+            at=datetime.datetime.fromtimestamp(event.at, tz=datetime.UTC),
+            source=EventSource(event.source),
+            actor=event.actor,
+            participant=Participant.from_proto(event.participant) if event.participant is not None else None,
+            track=Track.from_proto(event.track) if event.track is not None else None,
+            participants=[Participant.from_proto(participant) for participant in event.participants],
         )
 
 

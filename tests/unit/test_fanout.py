@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from graphql_api.auth import Authenticator
 from graphql_api.context import Context
+from graphql_api.events import InProcessBroker
 from graphql_api.livekit import LiveKit
 from graphql_api.resolvers import Core
 from graphql_api.schema import schema
@@ -24,7 +25,7 @@ from graphql_api.tokens import TokenMinter
 
 class CountingLiveKit:
     def __init__(self, rooms: int) -> None:
-        self.rooms = [models.Room(name=f"room-{i}", sid=f"RM_{i}") for i in range(rooms)]
+        self.rooms = [models.Room(name=f"room-{i}", sid=f"RM_{i}", num_participants=2) for i in range(rooms)]
         self.in_flight = 0
         self.most_in_flight = 0
         self.calls: list[str] = []
@@ -49,6 +50,7 @@ def make_core(livekit: CountingLiveKit, limit: int) -> Core:
         minter=TokenMinter("key", "s" * 32, "ws://lk"),
         # Nothing configured: every caller is the open-access admin, as in dev.
         authenticator=Authenticator(settings),
+        broker=InProcessBroker(),
         fanout_limit=asyncio.Semaphore(limit),
     )
 
