@@ -137,14 +137,16 @@ def _configure_audit_log() -> None:
 
 
 def _describe_openapi(app: FastAPI) -> None:
-    """Adds LiveKit's message schemas and the bearer scheme to FastAPI's generated document."""
+    """REST compat's operations, LiveKit's message schemas and the bearer scheme, in FastAPI's document."""
     from rest_compat.openapi import COMPONENTS, NAME
+    from rest_compat.router import router as rest_router
 
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
+            document.setdefault("paths", {}).update(rest_router.paths)
             components = document.setdefault("components", {})
             components.setdefault("schemas", {}).update(COMPONENTS)
             components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
@@ -256,7 +258,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from rest_compat.router import router as rest_router
 
-    app.include_router(rest_router)
+    app.router.routes.extend(rest_router.routes)
 
     async def get_context(connection: HTTPConnection) -> Context:
         return Context(

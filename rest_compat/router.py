@@ -8,7 +8,7 @@ neither redirects, since a redirect loses a form POST body in many clients.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 
 from graphql_api import resolvers
 from graphql_api.auth import Principal
@@ -19,6 +19,7 @@ from graphql_api.resolvers import Core
 from .envelope import EnvelopeResponse, ok
 from .forms import int_param, json_param, read_params
 from .openapi import ATTRIBUTES, NAME, PARTICIPANT, PERMISSION, ROOM, body, responses
+from .routes import Routes
 
 _COUNT = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
 _MUTE = {
@@ -34,7 +35,7 @@ _MUTE = {
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", redirect_slashes=False)
+router = Routes(prefix="/api/v1")
 
 
 async def _caller(request: Request) -> tuple[Core, Principal]:
