@@ -20,10 +20,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Scope
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.fastapi import GraphQLRouter
+from strawberry.schema import BaseSchema
 
 from rest_compat.envelope import EnvelopeResponse, error, from_error, ok
 
@@ -103,7 +107,23 @@ def _language(headers: Headers, settings: Settings) -> Language:
     return negotiate(headers.get("accept-language"), settings.default_language)
 
 
-class _GraphQLRouter(GraphQLRouter[Context, None]):
+class _GraphQL(GraphQL[Context, None]):
+    """Strawberry's plain ASGI app: FastAPI's router would solve dependencies for every request."""
+
+    def __init__(self, schema: BaseSchema, settings: Settings, **options: Any) -> None:
+        super().__init__(schema, **options)
+        self._settings = settings
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        context = Context(
+            core=request.app.state.core,
+            authorization=request.headers.get("authorization"),
+            language=_language(request.headers, self._settings),
+        )
+        context.request = request
+        context.response = response  # type: ignore[assignment]
+        return context
+
     def decode_json(self, data: str | bytes) -> object:
         # Strawberry catches only JSONDecodeError; undecodable bytes or 10,000-deep
         # nesting would escape as a 500 and drop the connection.
@@ -260,24 +280,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.router.routes.extend(rest_router.routes)
 
-    async def get_context(connection: HTTPConnection) -> Context:
-        return Context(
-            core=connection.app.state.core,
-            authorization=connection.headers.get("authorization"),
-            language=_language(connection.headers, settings),
-        )
-
-    app.include_router(
-        _GraphQLRouter(
-            build_schema(settings),
-            path="/graphql",
-            context_getter=get_context,
-            graphql_ide="graphiql" if dev else None,
-            allow_queries_via_get=False,
-            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
-        ),
-        include_in_schema=False,
+    graphql = _GraphQL(
+        build_schema(settings),
+        settings,
+        graphql_ide="graphiql" if dev else None,
+        allow_queries_via_get=False,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
+    app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
+    app.router.routes.append(WebSocketRoute("/graphql", graphql))
 
     @app.post("/webhooks/livekit", include_in_schema=False)
     async def livekit_webhook(request: Request) -> EnvelopeResponse:
