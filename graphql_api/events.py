@@ -542,7 +542,26 @@ def _now_micros() -> int:
     return time.time_ns() // 1000
 
 
-class InProcessBroker(Broker):
+class _LocalSubscribers:
+    """What both brokers share: this instance's subscribers, reached through a `_FanOut`.
+
+    A Redis broker's subscriber that subscribes while the connection is down is marked lost
+    when it is back (see `RedisBroker._connected`), so subscribing never waits on Redis.
+    """
+
+    _fanout: _FanOut
+    _closed: bool
+
+    def subscribe(self, room: str | None, *, watch: bool = True) -> LocalSubscription:
+        if self._closed:
+            return self._fanout.closed_subscription(room)
+        return self._fanout.subscribe(room, watch=watch)
+
+    def rooms_with_subscribers(self) -> set[str] | None:
+        return self._fanout.rooms()
+
+
+class InProcessBroker(_LocalSubscribers, Broker):
     """The broker of a single instance: publish delivers at once, to this process's subscribers only."""
 
     def __init__(
@@ -593,14 +612,6 @@ class InProcessBroker(Broker):
         self._fanout.deliver(sequenced)
         return sequenced
 
-    def subscribe(self, room: str | None, *, watch: bool = True) -> LocalSubscription:
-        if self._closed:
-            return self._fanout.closed_subscription(room)
-        return self._fanout.subscribe(room, watch=watch)
-
-    def rooms_with_subscribers(self) -> set[str] | None:
-        return self._fanout.rooms()
-
     async def aclose(self) -> None:
         self._closed = True
         self._fanout.close_all()
@@ -628,7 +639,7 @@ return seq
 """
 
 
-class RedisBroker(Broker):
+class RedisBroker(_LocalSubscribers, Broker):
     """Instances sharing one Redis: publish goes through Redis, and each instance delivers what it reads.
 
     One pub/sub connection per instance (not per subscriber) reads the one events channel; commands use a
@@ -719,15 +730,6 @@ class RedisBroker(Broker):
         if sequence == 0:
             return None
         return replace(event, sequence=sequence)
-
-    def subscribe(self, room: str | None, *, watch: bool = True) -> LocalSubscription:
-        if self._closed:
-            return self._fanout.closed_subscription(room)
-        # Subscribed while the connection is down: marked lost when it is back (see _connected).
-        return self._fanout.subscribe(room, watch=watch)
-
-    def rooms_with_subscribers(self) -> set[str] | None:
-        return self._fanout.rooms()
 
     async def aclose(self) -> None:
         if self._closed:

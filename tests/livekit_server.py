@@ -34,7 +34,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Self
 
-import yaml  # PyYAML ships no stubs; types-PyYAML is not a dependency
+import yaml
+
+from tests.binaries import resolve_binary
 
 __all__ = ["LiveKitServer", "LiveKitServerError", "find_livekit_binary", "node_ip_from_environment"]
 
@@ -57,24 +59,8 @@ class LiveKitServerError(RuntimeError):
 
 def find_livekit_binary() -> str:
     """Path of livekit-server, as dev/install-livekit.sh resolves it (it honours LIVEKIT_SERVER_BIN)."""
-    env_bin = os.environ.get("LIVEKIT_SERVER_BIN")
-    if env_bin:
-        if not os.access(env_bin, os.X_OK):
-            raise LiveKitServerError(f"LIVEKIT_SERVER_BIN={env_bin} is not executable")
-        return env_bin
-    try:
-        # Generous timeout: the first call may build the server with `go install`.
-        proc = subprocess.run(
-            [str(INSTALL_SCRIPT)], capture_output=True, text=True, timeout=1800, check=False, stdin=subprocess.DEVNULL
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise LiveKitServerError(f"{INSTALL_SCRIPT} failed: {exc}") from exc
-    path = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-    if proc.returncode != 0 or not path or not os.access(path, os.X_OK):
-        raise LiveKitServerError(
-            f"{INSTALL_SCRIPT} exited {proc.returncode} without an executable path:\n{proc.stdout}{proc.stderr}"
-        )
-    return path
+    # Generous timeout: the first call may build the server with `go install`.
+    return resolve_binary(INSTALL_SCRIPT, "LIVEKIT_SERVER_BIN", LiveKitServerError, timeout=1800)
 
 
 def node_ip_from_environment() -> str | None:

@@ -10,7 +10,6 @@ test sharing a server would see them.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -20,6 +19,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
+
+from tests.binaries import resolve_binary
 
 __all__ = ["RedisServer", "RedisServerError", "find_redis_binary"]
 
@@ -34,23 +35,7 @@ class RedisServerError(RuntimeError):
 
 def find_redis_binary() -> str:
     """Path of redis-server, as dev/install-redis.sh resolves it (it honours REDIS_SERVER_BIN)."""
-    env_bin = os.environ.get("REDIS_SERVER_BIN")
-    if env_bin:
-        if not os.access(env_bin, os.X_OK):
-            raise RedisServerError(f"REDIS_SERVER_BIN={env_bin} is not executable")
-        return env_bin
-    try:
-        proc = subprocess.run(
-            [str(INSTALL_SCRIPT)], capture_output=True, text=True, timeout=600, check=False, stdin=subprocess.DEVNULL
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise RedisServerError(f"{INSTALL_SCRIPT} failed: {exc}") from exc
-    path = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-    if proc.returncode != 0 or not path or not os.access(path, os.X_OK):
-        raise RedisServerError(
-            f"{INSTALL_SCRIPT} exited {proc.returncode} without an executable path:\n{proc.stdout}{proc.stderr}"
-        )
-    return path
+    return resolve_binary(INSTALL_SCRIPT, "REDIS_SERVER_BIN", RedisServerError, timeout=600)
 
 
 def _free_tcp_port() -> int:

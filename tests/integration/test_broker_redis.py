@@ -22,6 +22,7 @@ from livekit.protocol import models
 
 from graphql_api.events import BrokerUnavailable, LocalSubscription, RedisBroker, RoomEvent
 from tests.redis_server import RedisServer
+from tests.reporting import report
 
 pytestmark = pytest.mark.integration
 
@@ -33,16 +34,7 @@ OUTAGE = 3.0
 
 
 def write_summary(request: pytest.FixtureRequest, title: str, lines: list[str]) -> None:
-    """Write figures to the terminal even though output capture is on."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capman = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None:
-        return
-    with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
-        reporter.write_line("")
-        reporter.write_line(f"[{title}]")
-        for line in lines:
-            reporter.write_line(f"  {line}")
+    report(request.config, title, lines)
 
 
 @pytest.fixture(scope="module")
