@@ -446,10 +446,16 @@ async def room_events(core: Core, principal: Principal, room: str | None) -> Asy
     try:
         if room is not None:
             yield await _snapshot(core, room)
-        async for event in subscription:
+        while True:
+            # get() also wakes an idle subscriber the moment it lost events, so its resync
+            # snapshot comes at once rather than with the next event.
+            event = await subscription.get()
             if subscription.reset_lost() and room is not None:
                 yield await _snapshot(core, room)
-            yield event
+            if event is not None:
+                yield event
+            elif subscription.closed:
+                return
     finally:
         await subscription.aclose()
 

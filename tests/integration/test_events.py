@@ -259,3 +259,15 @@ async def lkapi_events(stack: Stack) -> AsyncIterator[api.LiveKitAPI]:
     client = api.LiveKitAPI(stack.livekit.url, stack.livekit.api_key, stack.livekit.api_secret, failover=False)
     yield client
     await client.aclose()
+
+
+async def test_an_idle_subscriber_resyncs_after_a_redis_restart(stack: Stack, room_name: str) -> None:
+    async with stack.ws(stack.b) as subscriber:
+        key = await subscriber.subscribe(SUBSCRIBE, room=room_name)
+        await subscriber.next_event(key)
+        stack.redis.restart()
+        back = time.monotonic()
+        # Nothing happens in the room: the fresh snapshot must come by itself.
+        at, event = await subscriber.next_event(key, timeout=5)
+        assert event["kind"] == "SNAPSHOT"
+        assert at - back < 5
