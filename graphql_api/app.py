@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -21,28 +20,23 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Scope
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.schema import BaseSchema
 
 from rest_compat.envelope import EnvelopeResponse, error, from_error, ok
 
 from .auth import Authenticator
-from .context import Context
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
 from .events import open_broker
 from .i18n import Language, negotiate, zh_for_status
-from .limits import Admission, BodyLimit, Gate, PlainErrorsAsEnvelope
+from .limits import Admission, BodyLimit, Gate
 from .livekit import LiveKit
 from .reconcile import Reconciler
 from .resolvers import Core
 from .schema import build_schema
 from .settings import Settings
 from .tokens import TokenMinter
+from .view import GraphQLView
 from .webhooks import WebhookIntake
 
 __all__ = ["create_app"]
@@ -105,43 +99,6 @@ def _allowed_methods(request: Request) -> set[str]:
 
 def _language(headers: Headers, settings: Settings) -> Language:
     return negotiate(headers.get("accept-language"), settings.default_language)
-
-
-class _GraphQL(GraphQL[Context, None]):
-    """Strawberry's plain ASGI app: FastAPI's router would solve dependencies for every request."""
-
-    def __init__(self, schema: BaseSchema, settings: Settings, **options: Any) -> None:
-        super().__init__(schema, **options)
-        self._settings = settings
-
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        context = Context(
-            core=request.app.state.core,
-            authorization=request.headers.get("authorization"),
-            language=_language(request.headers, self._settings),
-        )
-        context.request = request
-        context.response = response  # type: ignore[assignment]
-        return context
-
-    def decode_json(self, data: str | bytes) -> object:
-        # Strawberry catches only JSONDecodeError; undecodable bytes or 10,000-deep
-        # nesting would escape as a 500 and drop the connection.
-        try:
-            return json.loads(data)
-        except (UnicodeDecodeError, RecursionError) as exc:
-            raise json.JSONDecodeError("Unable to parse request body as JSON", "", 0) from exc
-
-    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
-        # Subscriptions authenticate once, in connection_init; a bad credential closes the socket (4403).
-        params = context.connection_params if isinstance(context.connection_params, dict) else {}
-        credential = params.get("Authorization") or params.get("authorization")
-        context.authorization = credential if isinstance(credential, str) else None
-        try:
-            await context.principal()
-        except GxrtcError:
-            raise ConnectionRejectionError({"reason": "unauthenticated"}) from None
-        return None
 
 
 def _configure_audit_log() -> None:
@@ -262,6 +219,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="GXRTC API",
         summary="Join tokens and room management for LiveKit: REST compat under /api/v1, GraphQL at /graphql.",
         lifespan=lifespan,
+        telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": settings.telemetry},
         redirect_slashes=False,
         docs_url="/docs" if dev else None,
         redoc_url=None,
@@ -278,17 +236,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from rest_compat.router import router as rest_router
 
-    app.router.routes.extend(rest_router.routes)
-
-    graphql = _GraphQL(
+    graphql = GraphQLView(
         build_schema(settings),
         settings,
+        refuse=lambda status, reason: error(status, reason, "bad request"),
         graphql_ide="graphiql" if dev else None,
         allow_queries_via_get=False,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
-    app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
-    app.router.routes.append(WebSocketRoute("/graphql", graphql))
+    # The busy routes first: Starlette tries routes in order, a regex each.
+    app.router.routes[:0] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        *rest_router.routes,
+    ]
 
     @app.post("/webhooks/livekit", include_in_schema=False)
     async def livekit_webhook(request: Request) -> EnvelopeResponse:
@@ -323,7 +284,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def refuse(scope: Scope, exc: GxrtcError) -> EnvelopeResponse:
         return from_error(exc, _language(Headers(scope=scope), settings))
 
-    app.add_middleware(PlainErrorsAsEnvelope, path="/graphql")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=refuse)
     app.add_middleware(Admission, gate=gate, refuse=refuse)
     origins = settings.cors_origins or (["*"] if dev else [])

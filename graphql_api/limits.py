@@ -5,12 +5,10 @@
   body that streams past it (chunked, or lying about its length) fails as soon
   as the cap is crossed.
 - `Admission`: load shedding and draining on shutdown.
-- `PlainErrorsAsEnvelope`: Strawberry's own HTTP errors in our envelope.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import PayloadTooLarge, ServiceUnavailable
 
-__all__ = ["Admission", "BodyLimit", "Gate", "PlainErrorsAsEnvelope"]
+__all__ = ["Admission", "BodyLimit", "Gate"]
 
 
 class BodyLimit:
@@ -110,55 +108,3 @@ class Admission:
             await self.app(scope, receive, send)
         finally:
             gate.in_flight -= 1
-
-
-class PlainErrorsAsEnvelope:
-    """Rewrites the plain-text errors Strawberry's HTTP layer answers with (unsupported
-    content type, batching, GET mutations) into the envelope, so that every error
-    of the service has one shape."""
-
-    def __init__(self, app: ASGIApp, path: str) -> None:
-        self.app = app
-        self.path = path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
-            await self.app(scope, receive, send)
-            return
-        start: Message | None = None
-        body = b""
-
-        async def capture(message: Message) -> None:
-            nonlocal start, body
-            if message["type"] == "http.response.start":
-                headers = dict(message.get("headers", []))
-                if message["status"] >= 400 and headers.get(b"content-type", b"").startswith(b"text/plain"):
-                    start = message
-                    return
-            elif start is not None and message["type"] == "http.response.body":
-                body += message.get("body", b"")
-                if not message.get("more_body", False):
-                    status = start["status"]
-                    envelope = json.dumps(
-                        {"meta": {"code": status, "message": body.decode(errors="replace"), "error": "bad request"}},
-                        separators=(",", ":"),
-                    ).encode()
-                    kept = [
-                        (k, v) for k, v in start.get("headers", []) if k not in (b"content-type", b"content-length")
-                    ]
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": status,
-                            "headers": [
-                                *kept,
-                                (b"content-type", b"application/json"),
-                                (b"content-length", str(len(envelope)).encode()),
-                            ],
-                        }
-                    )
-                    await send({"type": "http.response.body", "body": envelope})
-                return
-            await send(message)
-
-        await self.app(scope, receive, capture)

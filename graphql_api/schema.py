@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Iterable, Iterator
+from inspect import isawaitable
 from typing import Any
 
 import graphql
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import NoSchemaIntrospectionCustomRule, specified_rules
+from strawberry.exceptions import MissingQueryError
+from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.scalars import JSON
+from strawberry.schema.base import BaseSchema
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import validate_document
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.name_converter import NameConverter
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, validate_document
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_operation_type
 
 from . import resolvers
 from .context import Context, Info
@@ -23,7 +32,7 @@ from .i18n import Language, localize
 from .settings import Settings
 from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, RoomEvent, TrackSource
 
-__all__ = ["Mutation", "Query", "Subscription", "build_schema", "schema"]
+__all__ = ["GxrtcSchema", "Mutation", "Query", "Subscription", "build_schema", "schema"]
 
 log = logging.getLogger(__name__)
 
@@ -177,13 +186,8 @@ class Subscription:
             yield RoomEvent.from_event(event)
 
 
-class Guard(SchemaExtension):
-    """Everything the schema checks around an operation, in one extension.
-
-    Strawberry builds a context manager per extension per hook per request;
-    one extension instead of six (parser cache, token limit, validation rules,
-    validation cache, introspection off, error masking) took a measurable
-    share off every request.
+class _Checks:
+    """Everything the schema checks around an operation, shared by queries, mutations and subscriptions.
 
     - Parse: at most `max_tokens` tokens, cached by query text.
     - Validate: the standard rules plus depth, aliases and (in production) no
@@ -193,34 +197,123 @@ class Guard(SchemaExtension):
       is a bug, logged, and shown only as INTERNAL_SERVER_ERROR.
     """
 
-    def __init__(self, *, parse: Callable[..., Any], validate: Callable[..., Any], rules: tuple[Any, ...]) -> None:
+    def __init__(self, *, max_tokens: int, rules: tuple[Any, ...], suggestions: bool) -> None:
+        self._max_tokens = max_tokens
+        self._rules = (*specified_rules, *rules)
+        self._suggestions = suggestions
+        # Keyed by the query text, whose hash Python keeps: graphql-core hashes a
+        # document by walking all of its nodes, on every lookup.
+        self.prepare = functools.lru_cache(maxsize=1024)(self._prepare)
+
+    def _prepare(self, schema: graphql.GraphQLSchema, query: str) -> tuple[graphql.DocumentNode, list[GraphQLError]]:
+        """The parsed document and its validation errors; raises GraphQLError on a syntax error."""
+        document = graphql.parse(query, max_tokens=self._max_tokens)
+        errors = validate_document(schema, document, self._rules)
+        if not self._suggestions:
+            for error in errors:
+                BaseSchema.remove_field_suggestion(error)
+        return document, errors
+
+    def present(self, errors: list[GraphQLError], context: object) -> list[GraphQLError]:
+        language: Language = context.language if isinstance(context, Context) else "en"
+        return [_present(error, language) for error in errors]
+
+
+class Guard(SchemaExtension):
+    """`_Checks` for subscriptions, which only run through Strawberry's extension hooks."""
+
+    def __init__(self, checks: _Checks) -> None:
         super().__init__()
-        self._parse = parse
-        self._validate = validate
-        self._rules = rules
+        self._checks = checks
+        self._errors: list[GraphQLError] = []
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        context.graphql_document = self._parse(context.query)
+        assert context.query is not None
+        context.graphql_document, self._errors = self._checks.prepare(context.schema._schema, context.query)
         yield
 
     def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        context.validation_rules = context.validation_rules + self._rules
-        context.pre_execution_errors = self._validate(
-            context.schema._schema, context.graphql_document, context.validation_rules
-        )
+        self.execution_context.pre_execution_errors = self._errors
         yield
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if not errors:
-            return
-        context = self.execution_context.context
-        language: Language = context.language if isinstance(context, Context) else "en"
-        result.errors = [_present(error, language) for error in errors]  # type: ignore[union-attr]
+        if result is not None and result.errors:
+            result.errors = self._checks.present(result.errors, self.execution_context.context)
+
+
+class _NameConverter(NameConverter):
+    """Strawberry converts every argument's name to camelCase on every call; the names never change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._names: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        converted = self._names.get(name)
+        if converted is None:
+            converted = self._names[name] = super().apply_naming_config(name)
+        return converted
+
+
+class GxrtcSchema(strawberry.Schema):
+    """Strawberry's schema with a lean `execute` for queries and mutations.
+
+    Strawberry's own `execute` builds an execution context and a context
+    manager per extension hook on every request, which was about a third of a
+    `createToken`'s time. This one runs the same steps (cached parse,
+    operation type check, cached validation, graphql-core execution, error
+    presentation) directly. Subscriptions keep Strawberry's path, guarded by
+    the same checks through `Guard`.
+    """
+
+    def __init__(self, *, checks: _Checks, **options: Any) -> None:
+        super().__init__(**options, extensions=[lambda: Guard(checks)])
+        self._checks = checks
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        if not query:
+            raise MissingQueryError
+        checks = self._checks
+        try:
+            document, errors = checks.prepare(self._schema, query)
+        except GraphQLError as error:
+            return ExecutionResult(data=None, errors=[error])
+        try:
+            operation_type = get_operation_type(document, operation_name)
+        except RuntimeError as exc:
+            raise CannotGetOperationTypeError(operation_name) from exc
+        allowed = DEFAULT_ALLOWED_OPERATION_TYPES if allowed_operation_types is None else allowed_operation_types
+        if operation_type not in allowed:
+            raise InvalidOperationTypeError(operation_type)
+        if errors:
+            return ExecutionResult(data=None, errors=errors)
+        result = graphql.execute(
+            self._schema,
+            document,
+            root_value=root_value,
+            context_value=context_value,
+            variable_values=variable_values,
+            operation_name=operation_name,
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # a TypeGuard in all but its annotation
+        )
+        if isawaitable(result):
+            result = await result
+        assert isinstance(result, graphql.ExecutionResult)
+        return ExecutionResult(
+            data=result.data, errors=checks.present(result.errors, context_value) if result.errors else None
+        )
 
 
 def _present(error: GraphQLError, language: Language) -> GraphQLError:
@@ -255,17 +348,12 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         *MaxAliasesLimiter(max_alias_count=aliases).validation_rules,
         *(() if dev else (NoSchemaIntrospectionCustomRule,)),
     )
-    # Built once per schema, so the caches live as long as the app and the rules are
-    # the same objects on every request (the validation cache keys on them).
-    parse = functools.lru_cache(maxsize=1024)(functools.partial(graphql.parse, max_tokens=tokens))
-    validate = functools.lru_cache(maxsize=1024)(validate_document)
-    extensions: list[Any] = [lambda: Guard(parse=parse, validate=validate, rules=rules)]
-    return strawberry.Schema(
+    return GxrtcSchema(
+        checks=_Checks(max_tokens=tokens, rules=rules, suggestions=dev),
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=not dev),
-        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=not dev, name_converter=_NameConverter()),
     )
 
 

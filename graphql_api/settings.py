@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     livekit_breaker_cooldown_seconds: float = Field(
         default=5.0, gt=0, description="How long an open circuit fails fast."
     )
+    telemetry: bool = Field(
+        default=False,
+        description=(
+            "FastAPI's native OpenTelemetry spans, metrics and logs, through the globally configured providers."
+            " Off by default: even with no provider configured, checking costs every request tens of µs."
+        ),
+    )
     max_in_flight: int = Field(default=512, gt=0, description="Requests in progress at once before new ones get 503.")
     shutdown_timeout_seconds: int = Field(
         default=10, gt=0, description="How long a SIGTERM waits for requests in flight."

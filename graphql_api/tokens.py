@@ -13,10 +13,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import orjson
 
 __all__ = ["JoinToken", "TokenMinter"]
 
@@ -70,7 +71,7 @@ class TokenMinter:
         if hidden:
             video["hidden"] = True
         claims["video"] = video
-        payload = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+        payload = _b64(orjson.dumps(claims))
         signing_input = _HEADER + b"." + payload
         mac = self._mac.copy()
         mac.update(signing_input)

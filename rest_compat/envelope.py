@@ -6,10 +6,10 @@ for people and ``meta.error``, a short English reason that programs can match.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from graphql_api.errors import GxrtcError
@@ -25,7 +25,7 @@ class EnvelopeResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+        return orjson.dumps(content)
 
 
 def ok(data: dict[str, Any] | None = None) -> EnvelopeResponse:

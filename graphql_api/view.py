@@ -1,0 +1,129 @@
+"""/graphql over HTTP and WebSocket: Strawberry's ASGI view with a short path for plain JSON POSTs.
+
+Strawberry's view runs every request through its general machinery (content
+negotiation with the email package, a sub-response, protocol checks, batching
+and streaming hooks). A GraphQL client's ordinary request, a POST of
+`application/json` that asks for no streaming, takes the short path here:
+decode, build the context, execute, encode. Everything else (GraphiQL, GET,
+other content types, batches, streaming, WebSockets) is Strawberry's. Its
+HTTP refusals, plain text in Strawberry, are answered in the service's envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import process_result
+from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from .context import Context
+from .errors import GxrtcError
+from .i18n import negotiate
+from .settings import Settings
+
+__all__ = ["GraphQLView"]
+
+_POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's plain ASGI app (FastAPI's router would solve dependencies for every request)."""
+
+    def __init__(
+        self, schema: BaseSchema, settings: Settings, refuse: Callable[[int, str], Response], **options: Any
+    ) -> None:
+        super().__init__(schema, **options)
+        self._default_language = settings.default_language
+        self._refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            if scope["method"] == "POST" and self._plain_json(request):
+                response = await self._post(request)
+            else:
+                response = await self.run(request)
+        except HTTPException as exc:
+            # Strawberry answers these in plain text; the service answers every error in its envelope.
+            response = self._refuse(exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
+    def _plain_json(self, request: Request) -> bool:
+        headers = request.headers
+        content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+        return content_type == "application/json" and self._get_stream_transport_from_headers(headers) is None
+
+    async def _post(self, request: Request) -> Response:
+        data = self.parse_json(await request.body())
+        if not isinstance(data, dict):
+            # A batch or a bare value: Strawberry's own checks refuse them with their usual messages.
+            return await self.run(request)
+        query, variables, extensions = data.get("query"), data.get("variables"), data.get("extensions")
+        if not isinstance(query, str | None):
+            raise HTTPException(400, "The GraphQL operation's `query` must be a string or null, if provided.")
+        if not isinstance(variables, dict | None):
+            raise HTTPException(400, "The GraphQL operation's `variables` must be an object or null, if provided.")
+        if not isinstance(extensions, dict | None):
+            raise HTTPException(400, "The GraphQL operation's `extensions` must be an object or null, if provided.")
+        context = await self.get_context(request, response=None)
+        try:
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=data.get("operationName"),
+                allowed_operation_types=_POST_OPERATIONS,
+                operation_extensions=extensions,
+            )
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason("POST")) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
+        return Response(self.encode_json(process_result(result)), media_type="application/json")
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
+        headers = request.headers
+        context = Context(
+            core=request.app.state.core,
+            authorization=headers.get("authorization"),
+            language=negotiate(headers.get("accept-language"), self._default_language),
+        )
+        context.request = request
+        context.response = response  # type: ignore[assignment]
+        return context
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson, several times faster than json; it refuses invalid UTF-8, lone
+        # surrogates and nesting over 1,024 deep as invalid JSON (400), where json
+        # would let some through to fail later as a 500.
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        # Subscriptions authenticate once, in connection_init; a bad credential closes the socket (4403).
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        credential = params.get("Authorization") or params.get("authorization")
+        context.authorization = credential if isinstance(credential, str) else None
+        try:
+            await context.principal()
+        except GxrtcError:
+            raise ConnectionRejectionError({"reason": "unauthenticated"}) from None
+        return None
