@@ -116,12 +116,21 @@ async def _main_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
                                 f"  fan-out: {len(layout)} rooms, {sum(s for _, s in layout)} signal participants",
                                 flush=True,
                             )
-                            out["fanout"] = await fanout(
-                                stack, client, pool, layout, service=service, runs=config.fanout_runs
-                            )
+                            with running_service(stack, 1, GXRTC_PARTICIPANT_CACHE_SECONDS="0") as plain:
+                                async with ServiceClient(plain.base_url, stack.key) as uncached:
+                                    out["fanout"] = await fanout(
+                                        stack,
+                                        client,
+                                        pool,
+                                        layout,
+                                        service=service,
+                                        runs=config.fanout_runs,
+                                        uncached=uncached,
+                                    )
                             f = out["fanout"]
                             print(
-                                f"  fan-out GraphQL p50 {f['graphql']['p50']:.1f} ms, one ListParticipants p50 "
+                                f"  fan-out GraphQL p50 {f['graphql']['p50']:.1f} ms (cache off "
+                                f"{f['graphql_uncached']['p50']:.1f} ms), one ListParticipants p50 "
                                 f"{f['one_list_participants']['p50']:.2f} ms: {f['ratio_p50']}x ({f['runs']} runs)",
                                 flush=True,
                             )
@@ -236,6 +245,14 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
         )
         rows.append(Row(label, "one ListParticipants p50 (ms)", _ms(f["one_list_participants"]["p50"])))
         rows.append(Row(label, "ratio of p50s (median of runs)", f"{f['ratio_p50']:.1f}x", "≤ 3x", f["ratio_p50"] <= 3))
+        if "graphql_uncached" in f:
+            rows.append(
+                Row(
+                    label,
+                    "cache off: p50 (ms), ratio",
+                    f"{_ms(f['graphql_uncached']['p50'])}, {f['ratio_uncached_p50']:.1f}x",
+                )
+            )
         rows.append(Row(label, "direct fan-out, 16 in flight, p50 (ms)", _ms(f["direct_fanout_16"]["p50"])))
         cpu = f["cpu"]
         rows.append(
@@ -287,8 +304,14 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
 async def _scaling_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
     lkapi = stack.lkapi
     sizes: list[dict[str, Any]] = []
-    with running_service(stack, 1) as service:
-        async with ServiceClient(service.base_url, stack.key) as client:
+    with (
+        running_service(stack, 1) as service,
+        running_service(stack, 1, GXRTC_PARTICIPANT_CACHE_SECONDS="0") as plain,
+    ):
+        async with (
+            ServiceClient(service.base_url, stack.key) as client,
+            ServiceClient(plain.base_url, stack.key) as uncached,
+        ):
             await check_tokens(client)
             for n in config.scaling_sizes:
                 print(f"\n[{n} room(s)]", flush=True)
@@ -339,13 +362,15 @@ async def _scaling_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
                         fanout_layout(n, 1, 1),
                         service=service,
                         runs=11 if n <= 100 else 5,
+                        uncached=uncached,
                         warmup=1,
                     )
                 finally:
                     await pool.aclose()
                 after_fanout = service.memory()[0]
                 print(
-                    f"  fan-out ({n} participants): GraphQL p50 {fan['graphql']['p50']:.1f} ms, direct fan-out p50 "
+                    f"  fan-out ({n} participants): GraphQL p50 {fan['graphql']['p50']:.1f} ms (cache off "
+                    f"{fan['graphql_uncached']['p50']:.1f} ms), direct fan-out p50 "
                     f"{fan['direct_fanout_16']['p50']:.1f} ms, {fan['ratio_p50']}x one ListParticipants; "
                     f"worker RSS {after_fanout.rss_mb:.0f} MB (peak {after_fanout.hwm_mb:.0f} MB)",
                     flush=True,
@@ -383,11 +408,18 @@ def _scaling_rows(results: dict[str, Any]) -> list[Row]:
         rows.append(
             Row(
                 label,
-                "fan-out p50 (ms): GraphQL, direct (16 in flight)",
-                f"{_ms(fan['graphql']['p50'])}, {_ms(fan['direct_fanout_16']['p50'])}",
+                "fan-out p50 (ms): GraphQL, cache off, direct (16 in flight)",
+                f"{_ms(fan['graphql']['p50'])}, {_ms(fan['graphql_uncached']['p50'])}, "
+                f"{_ms(fan['direct_fanout_16']['p50'])}",
             )
         )
-        rows.append(Row(label, "fan-out / one ListParticipants (p50s)", f"{fan['ratio_p50']:.1f}x"))
+        rows.append(
+            Row(
+                label,
+                "fan-out / one ListParticipants (p50s): GraphQL, cache off",
+                f"{fan['ratio_p50']:.1f}x, {fan['ratio_uncached_p50']:.1f}x",
+            )
+        )
         cpu = fan["cpu"]
         rows.append(
             Row(

@@ -117,9 +117,10 @@ async def delete_all_rooms(lkapi: api.LiveKitAPI) -> int:
 
 
 @contextlib.contextmanager
-def running_service(stack: Stack, workers: int) -> Iterator[Service]:
-    service = Service(service_settings(stack.livekit, stack.key), workers=workers)
-    print(f"  starting the service with {workers} worker(s)", flush=True)
+def running_service(stack: Stack, workers: int, **settings: str) -> Iterator[Service]:
+    service = Service({**service_settings(stack.livekit, stack.key), **settings}, workers=workers)
+    extra = "".join(f", {name}={value}" for name, value in settings.items())
+    print(f"  starting the service with {workers} worker(s){extra}", flush=True)
     service.start()
     try:
         yield service
@@ -285,10 +286,13 @@ async def fanout(
     *,
     service: Service,
     runs: int,
+    uncached: ServiceClient | None = None,
     warmup: int = 2,
 ) -> dict[str, Any]:
     """``{ rooms { participants { identity } } }`` against one ListParticipants and a direct fan-out.
 
+    The service answers from its participant cache (the default configuration); ``uncached``, a
+    service with the cache off, shows what the same query costs when every room is fetched.
     All rooms of the benchmark's LiveKit are the layout's rooms: any other room would add a call.
     """
     lkapi = stack.lkapi
@@ -312,9 +316,9 @@ async def fanout(
     mismatches = 0
     turn = 0
 
-    async def graphql() -> None:
+    async def graphql(through: ServiceClient = client) -> None:
         nonlocal mismatches
-        data = await client.graphql(FANOUT_QUERY)
+        data = await through.graphql(FANOUT_QUERY)
         got = sum(len(room["participants"]) for room in data["rooms"])
         if len(data["rooms"]) != len(names) or got != expected:
             mismatches += 1
@@ -330,9 +334,16 @@ async def fanout(
             [partial(lkapi.room.list_participants, room_proto.ListParticipantsRequest(room=r.name)) for r in rooms]
         )
 
+    variants: dict[str, Callable[[], Awaitable[None]]] = {
+        "graphql": graphql,
+        "one_list_participants": one_list_participants,
+        "direct_fanout": direct_fanout,
+    }
+    if uncached is not None:
+        variants["graphql_uncached"] = partial(graphql, uncached)
     with CpuMeter(service, stack.livekit.pid) as cpu:
         samples = await interleave(
-            {"graphql": graphql, "one_list_participants": one_list_participants, "direct_fanout": direct_fanout},
+            variants,
             rounds=runs,
             warmup=warmup,
             deadline=deadline,
@@ -355,6 +366,14 @@ async def fanout(
         "direct_fanout_16": stats["direct_fanout"].as_dict(),
         "ratio_p50": round(ratio, 2),
         "ratio_vs_direct_fanout_p50": round(stats["graphql"].p50 / stats["direct_fanout"].p50, 2),
+        **(
+            {
+                "graphql_uncached": stats["graphql_uncached"].as_dict(),
+                "ratio_uncached_p50": round(stats["graphql_uncached"].p50 / stats["one_list_participants"].p50, 2),
+            }
+            if "graphql_uncached" in stats
+            else {}
+        ),
         "answers_with_wrong_counts": mismatches,
         "participants_dropped_by_livekit": dropped,
         "oldest_participant_age_s": round(oldest, 1),

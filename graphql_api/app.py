@@ -31,6 +31,7 @@ from .events import open_broker
 from .i18n import Language, negotiate, zh_for_status
 from .limits import Admission, BodyLimit, Gate
 from .livekit import LiveKit
+from .participant_cache import ParticipantCache
 from .reconcile import Reconciler
 from .resolvers import Core
 from .schema import build_schema
@@ -166,8 +167,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             minter=minter,
             authenticator=authenticator,
             broker=broker,
-            fanout_limit=asyncio.Semaphore(settings.fanout_concurrency),
+            participants=ParticipantCache(
+                livekit.list_participants,
+                ttl=settings.participant_cache_seconds,
+                concurrency=settings.fanout_concurrency,
+            ),
         )
+        stop_listening = broker.listen(core.participants.invalidate)
         app.state.core = core
         app.state.webhooks = WebhookIntake(
             settings.livekit_api_key,
@@ -178,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            stop_listening()
             reconciler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reconciler

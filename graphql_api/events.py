@@ -417,6 +417,11 @@ class _FanOut:
         self._queue_size = queue_size
         self._by_room: dict[str, weakref.WeakSet[LocalSubscription]] = {}
         self._every_room: weakref.WeakSet[LocalSubscription] = weakref.WeakSet()
+        self._listeners: list[Callable[[str | None], None]] = []
+
+    def listen(self, listener: Callable[[str | None], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     def subscribe(self, room: str | None, *, watch: bool = True) -> LocalSubscription:
         subscription = LocalSubscription(room, self._queue_size, self._detach)
@@ -443,6 +448,8 @@ class _FanOut:
                 del self._by_room[subscription.room]
 
     def deliver(self, event: RoomEvent) -> None:
+        for listener in self._listeners:
+            listener(event.room)
         for subscription in tuple(self._by_room.get(event.room, ())):
             subscription._deliver(event)
         for subscription in tuple(self._every_room):
@@ -455,6 +462,8 @@ class _FanOut:
         return subscriptions
 
     def mark_all_lost(self) -> int:
+        for listener in self._listeners:
+            listener(None)
         subscriptions = self.all()
         for subscription in subscriptions:
             subscription._mark_lost()
@@ -497,6 +506,11 @@ class Broker(Protocol):
 
     def rooms_with_subscribers(self) -> set[str] | None:
         """The rooms someone here subscribes to; None when someone here subscribes to every room."""
+        ...
+
+    def listen(self, listener: Callable[[str | None], None]) -> Callable[[], None]:
+        """Call ``listener`` with the room of every event delivered on this instance, synchronously,
+        and with None whenever this instance may have missed events. Returns what stops it."""
         ...
 
     async def aclose(self) -> None:
@@ -559,6 +573,9 @@ class _LocalSubscribers:
 
     def rooms_with_subscribers(self) -> set[str] | None:
         return self._fanout.rooms()
+
+    def listen(self, listener: Callable[[str | None], None]) -> Callable[[], None]:
+        return self._fanout.listen(listener)
 
 
 class InProcessBroker(_LocalSubscribers, Broker):

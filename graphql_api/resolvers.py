@@ -34,6 +34,7 @@ from .errors import (
 )
 from .events import Broker, EventKind, RoomEvent
 from .livekit import LiveKit
+from .participant_cache import ParticipantCache
 from .permissions import merge_permission
 from .settings import Settings
 from .tokens import JoinToken, TokenMinter
@@ -69,8 +70,8 @@ class Core:
     minter: TokenMinter
     authenticator: Authenticator
     broker: Broker
-    fanout_limit: asyncio.Semaphore
-    """Bounds the LiveKit calls one fan-out (rooms with their participants) has in flight."""
+    participants: ParticipantCache
+    """Participants by room for fan-outs (rooms with their participants): bounded, single-flight, short-lived."""
 
 
 # Tokens
@@ -220,18 +221,13 @@ async def list_participants(core: Core, principal: Principal, room: str | None) 
 
 
 async def list_participants_of_rooms(core: Core, rooms: Sequence[str]) -> list[list[models.ParticipantInfo]]:
-    """Participants of many rooms at once, concurrently within the fan-out bound.
+    """Participants of many rooms at once, concurrently within the fan-out bound, from the participant cache.
 
     Only for rooms the caller was already allowed to list. They come from a
     listing just made, so a room closed in between is simply empty rather
     than an error.
     """
-
-    async def one(room: str) -> list[models.ParticipantInfo]:
-        async with core.fanout_limit:
-            return await core.livekit.list_participants(room)
-
-    return list(await asyncio.gather(*(one(room) for room in rooms)))
+    return await core.participants.get_many(list(rooms))
 
 
 async def get_participant(
@@ -412,6 +408,9 @@ async def _emit(
     The change itself has happened, so a broker failure is logged, not raised:
     events are at-most-once, and the reconciler repairs what subscribers missed.
     """
+    # Before answering, so the caller's next read here sees its own change; other
+    # instances drop the room when the event reaches them.
+    core.participants.invalidate(room)
     event = RoomEvent(
         kind=kind,
         room=room,

@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     fanout_concurrency: int = Field(
         default=16, gt=0, description="LiveKit calls in flight at once when one request lists many rooms' participants."
     )
+    participant_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "How long `Room.participants` may answer from a room's last listing; room events refresh it at once."
+            " 0 turns the cache off (concurrent requests still share one call per room)."
+        ),
+    )
 
     # Authentication. Any of these turns it on; see graphql_api/auth.py.
     auth_jwt_secret: SecretStr | None = Field(default=None, description="HS256 secret of the identity provider.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import statistics
@@ -46,8 +47,9 @@ class Stack:
         return SubscriptionClient(service.base_url.replace("http", "ws") + "/graphql", authorization)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@contextlib.contextmanager
+def events_stack(tmp_path_factory: pytest.TempPathFactory, **settings: str) -> Iterator[Stack]:
+    """LiveKit with its webhooks to service A, services A and B on one Redis; `settings` go to both."""
     port_a = free_port()
     livekit = LiveKitServer(
         node_ip=node_ip_from_environment(),
@@ -58,17 +60,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     livekit.start()
     redis.start()
     try:
-        settings = service_settings(
+        environment = service_settings(
             livekit,
             GXRTC_ADMIN_KEY=ADMIN_KEY,
             GXRTC_REDIS_URL=redis.url,
             GXRTC_RECONCILE_INTERVAL_SECONDS="1",
+            **settings,
         )
-        with run_service(settings, port=port_a) as a, run_service(settings) as b:
+        with run_service(environment, port=port_a) as a, run_service(environment) as b:
             yield Stack(livekit, redis, a, b)
     finally:
         redis.stop()
         livekit.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with events_stack(tmp_path_factory) as started:
+        yield started
 
 
 @pytest.fixture

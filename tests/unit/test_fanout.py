@@ -17,6 +17,7 @@ from graphql_api.auth import Authenticator
 from graphql_api.context import Context
 from graphql_api.events import InProcessBroker
 from graphql_api.livekit import LiveKit
+from graphql_api.participant_cache import ParticipantCache
 from graphql_api.resolvers import Core
 from graphql_api.schema import schema
 from graphql_api.settings import Settings
@@ -42,7 +43,7 @@ class CountingLiveKit:
         return [models.ParticipantInfo(identity=f"{room}-p{i}") for i in range(2)]
 
 
-def make_core(livekit: CountingLiveKit, limit: int) -> Core:
+def make_core(livekit: CountingLiveKit, limit: int, ttl: float = 0) -> Core:
     settings = Settings(livekit_api_key="key", livekit_api_secret=SecretStr("s" * 32))
     return Core(
         settings=settings,
@@ -51,7 +52,7 @@ def make_core(livekit: CountingLiveKit, limit: int) -> Core:
         # Nothing configured: every caller is the open-access admin, as in dev.
         authenticator=Authenticator(settings),
         broker=InProcessBroker(),
-        fanout_limit=asyncio.Semaphore(limit),
+        participants=ParticipantCache(livekit.list_participants, ttl=ttl, concurrency=limit),
     )
 
 
