@@ -23,6 +23,7 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, validate_document
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.types.nodes import SelectedField, Selection
 from strawberry.utils.operation import get_operation_type
 
 from . import resolvers
@@ -41,8 +42,13 @@ log = logging.getLogger(__name__)
 class Query:
     @strawberry.field(description="Rooms on the LiveKit server; with `names`, only those rooms.")
     async def rooms(self, info: Info, names: list[str] | None = None) -> list[Room]:
-        rooms = await resolvers.list_rooms(*await info.context.caller(), names)
-        return [Room.from_proto(room) for room in rooms]
+        core, principal = await info.context.caller()
+        rooms = await resolvers.list_rooms(core, principal, names)
+        if not _selects(info.selected_fields[0].selections, "participants"):
+            return [Room.from_proto(room) for room in rooms]
+        # The whole fan-out in one step, rather than a resolver and a loader future per room.
+        everyone = await resolvers.list_participants_of_rooms(core, [room.name for room in rooms])
+        return [Room.from_proto(room).with_participants(p) for room, p in zip(rooms, everyone, strict=True)]
 
     @strawberry.field(description="One room by name; NOT_FOUND when there is no such room.")
     async def room(self, info: Info, name: str) -> Room | None:
@@ -56,6 +62,17 @@ class Query:
     @strawberry.field(description="One participant; NOT_FOUND when the room or the participant is missing.")
     async def participant(self, info: Info, room: str, identity: str) -> Participant | None:
         return Participant.from_proto(await resolvers.get_participant(*await info.context.caller(), room, identity))
+
+
+def _selects(selections: list[Selection], name: str) -> bool:
+    """Whether `name` is among these selections, fragments included (directives are not evaluated)."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == name:
+                return True
+        elif _selects(selection.selections, name):
+            return True
+    return False
 
 
 @strawberry.type

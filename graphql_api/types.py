@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime
 import enum
-from typing import NewType, get_args
+from collections.abc import Callable, Iterable
+from typing import Any, NewType, get_args
 
 import strawberry
 from livekit.protocol import models
@@ -185,24 +186,63 @@ class Participant:
 
     @classmethod
     def from_proto(cls, participant: models.ParticipantInfo) -> Participant:
-        return cls(
-            sid=participant.sid,
-            identity=participant.identity,
-            name=participant.name,
-            state=_enum_value(ParticipantState, participant.state),
-            kind=_enum_value(ParticipantKind, participant.kind),
-            metadata=participant.metadata,
-            attributes=JSON(dict(participant.attributes)),
-            joined_at=Int64(participant.joined_at),
-            joined_at_ms=Int64(participant.joined_at_ms),
-            version=participant.version,
-            permission=ParticipantPermission.from_proto(participant.permission)
-            if participant.HasField("permission")
-            else None,
-            tracks=[Track.from_proto(track) for track in participant.tracks],
-            region=participant.region,
-            is_publisher=participant.is_publisher,
-        )
+        # Converted field by field on first read (see _FromProto): `rooms { participants
+        # { identity } }` lists hundreds of participants, and converting their tracks,
+        # permissions and enums up front cost more than the rest of the query.
+        converted = cls.__new__(cls)
+        converted.__dict__["_proto"] = participant
+        return converted
+
+
+class _FromProto:
+    """A field of a type made by `from_proto`, converted from the proto when first read.
+
+    A non-data descriptor: a value in the instance's __dict__ (set by __init__, or by
+    the first read) wins over it, so every later read is a plain attribute lookup.
+    """
+
+    __slots__ = ("_convert", "_name")
+
+    def __init__(self, name: str, convert: Callable[[Any], object]) -> None:
+        self._name = name
+        self._convert = convert
+
+    def __get__(self, instance: object, owner: type | None = None) -> object:
+        if instance is None:
+            return self
+        fields = instance.__dict__
+        value = fields[self._name] = self._convert(fields["_proto"])
+        return value
+
+
+_PARTICIPANT_FIELDS: dict[str, Callable[[models.ParticipantInfo], object]] = {
+    "sid": lambda p: p.sid,
+    "identity": lambda p: p.identity,
+    "name": lambda p: p.name,
+    "state": lambda p: _enum_value(ParticipantState, p.state),
+    "kind": lambda p: _enum_value(ParticipantKind, p.kind),
+    "metadata": lambda p: p.metadata,
+    "attributes": lambda p: JSON(dict(p.attributes)),
+    "joined_at": lambda p: Int64(p.joined_at),
+    "joined_at_ms": lambda p: Int64(p.joined_at_ms),
+    "version": lambda p: p.version,
+    "permission": lambda p: ParticipantPermission.from_proto(p.permission) if p.HasField("permission") else None,
+    "tracks": lambda p: [Track.from_proto(track) for track in p.tracks],
+    "region": lambda p: p.region,
+    "is_publisher": lambda p: p.is_publisher,
+}
+
+
+def _convert_lazily(cls: type, fields: dict[str, Callable[[Any], object]]) -> None:
+    definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
+    names = {field.python_name for field in definition.fields if field.base_resolver is None}
+    if names != set(fields):
+        raise TypeError(f"{cls.__name__}: fields {sorted(names ^ set(fields))} need exactly one converter each")
+    for name, convert in fields.items():
+        setattr(cls, name, _FromProto(name, convert))
+
+
+_convert_lazily(Participant, _PARTICIPANT_FIELDS)
 
 
 @strawberry.type(description="A LiveKit room.")
@@ -221,26 +261,49 @@ class Room:
     active_recording: bool
 
     @strawberry.field(description="Who is in the room now.")
-    async def participants(self, info: Info) -> list[Participant]:
+    def participants(self, info: Info) -> list[Participant]:
+        # Not async: rooms listed with their participants (see Query.rooms) answer at once,
+        # without a coroutine, a task and a DataLoader future per room; any other room
+        # returns an awaitable, which graphql-core awaits.
+        known: list[Participant] | None = self.__dict__.get("_participants")
+        if known is not None:
+            return known
+        return self._load_participants(info)  # type: ignore[return-value]
+
+    async def _load_participants(self, info: Info) -> list[Participant]:
         participants = await info.context.participants.load(self.name)
         return [Participant.from_proto(participant) for participant in participants]
 
+    def with_participants(self, participants: Iterable[models.ParticipantInfo]) -> Room:
+        """This room, with its participants already fetched."""
+        self.__dict__["_participants"] = [Participant.from_proto(participant) for participant in participants]
+        return self
+
     @classmethod
     def from_proto(cls, room: models.Room) -> Room:
-        return cls(
-            sid=room.sid,
-            name=room.name,
-            empty_timeout=room.empty_timeout,
-            departure_timeout=room.departure_timeout,
-            max_participants=room.max_participants,
-            creation_time=Int64(room.creation_time),
-            creation_time_ms=Int64(room.creation_time_ms),
-            enabled_codecs=[Codec.from_proto(codec) for codec in room.enabled_codecs],
-            metadata=room.metadata,
-            num_participants=room.num_participants,
-            num_publishers=room.num_publishers,
-            active_recording=room.active_recording,
-        )
+        # Lazily, like Participant: a room lists about ten codecs that few queries ask for.
+        converted = cls.__new__(cls)
+        converted.__dict__["_proto"] = room
+        return converted
+
+
+_convert_lazily(
+    Room,
+    {
+        "sid": lambda r: r.sid,
+        "name": lambda r: r.name,
+        "empty_timeout": lambda r: r.empty_timeout,
+        "departure_timeout": lambda r: r.departure_timeout,
+        "max_participants": lambda r: r.max_participants,
+        "creation_time": lambda r: Int64(r.creation_time),
+        "creation_time_ms": lambda r: Int64(r.creation_time_ms),
+        "enabled_codecs": lambda r: [Codec.from_proto(codec) for codec in r.enabled_codecs],
+        "metadata": lambda r: r.metadata,
+        "num_participants": lambda r: r.num_participants,
+        "num_publishers": lambda r: r.num_publishers,
+        "active_recording": lambda r: r.active_recording,
+    },
+)
 
 
 def _string_enum(name: str, values: dict[str, str], description: str) -> type[enum.Enum]:
