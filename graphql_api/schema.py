@@ -29,6 +29,7 @@ from strawberry.utils.operation import get_operation_type
 from . import resolvers
 from .context import Context, Info
 from .errors import GxrtcError
+from .executor import LeafFastExecutor
 from .i18n import Language, localize
 from .settings import Settings
 from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, RoomEvent, TrackSource
@@ -325,6 +326,7 @@ class GxrtcSchema(strawberry.Schema):
             variable_values=variable_values,
             operation_name=operation_name,
             is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # a TypeGuard in all but its annotation
+            executor_class=LeafFastExecutor,
         )
         if isawaitable(result):
             result = await result
