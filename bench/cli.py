@@ -21,7 +21,7 @@ from tests.livekit_server import LiveKitServer, LiveKitServerError
 
 from .client import BenchError, ServiceClient
 from .load import CREATE_TOKEN_MUTATION, WrkError, ensure_wrk
-from .participants import SignalPool
+from .participants import PoolProcess
 from .report import Row, machine, render_table, write_json
 from .run import (
     BenchConfig,
@@ -51,13 +51,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench",
         description="Benchmark GXRTC API against a throwaway livekit-server, all on 127.0.0.1.",
     )
-    parser.add_argument("--duration", type=int, default=8, help="seconds of each measured wrk run (default 8)")
+    parser.add_argument("--duration", type=int, default=4, help="seconds of each measured wrk round (default 4)")
+    parser.add_argument(
+        "--token-rounds", type=int, default=3, help="alternating REST/GraphQL wrk rounds per worker count (default 3)"
+    )
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts, comma-separated (default 1,2)")
     parser.add_argument("--reads", type=int, default=300, help="timed rounds per proxied read (default 300)")
     parser.add_argument("--fanout-runs", type=int, default=21, help="timed fan-out queries (default 21)")
-    parser.add_argument("--quick", action="store_true", help="short smoke run: 3 s wrk, 100 reads, 7 fan-outs")
+    parser.add_argument("--quick", action="store_true", help="short smoke run: 2 s wrk rounds, 100 reads, 7 fan-outs")
     parser.add_argument(
         "--scaling",
         action="store_true",
@@ -68,7 +71,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="JSON path (default bench/results/latest.json or scaling.json)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.reads, args.fanout_runs = 3, 100, 7
+        args.duration, args.reads, args.fanout_runs = 2, 100, 7
     if not 1 <= args.duration <= 60:
         parser.error("--duration must be 1..60 seconds")
     return args
@@ -77,6 +80,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def _config(args: argparse.Namespace) -> BenchConfig:
     return BenchConfig(
         duration_s=args.duration,
+        token_rounds=args.token_rounds,
         warmup_s=2,
         connections=args.connections,
         wrk_threads=args.wrk_threads,
@@ -106,7 +110,7 @@ async def _main_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
                 tokens = token_load(stack, service, config, sampler)
                 out["tokens"][str(workers)] = tokens
                 if workers == full:
-                    pool = SignalPool(stack.livekit.ws_url, stack.livekit.api_key, stack.livekit.api_secret)
+                    pool = PoolProcess(stack.livekit.ws_url, stack.livekit.api_key, stack.livekit.api_secret)
                     try:
                         with sampler:
                             print("  proxied reads (sequential, interleaved with direct livekit-api calls)", flush=True)
@@ -168,7 +172,7 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
         section = f"token, {workers} worker{'s' if workers > 1 else ''}"
         target = workers == full == 2
         rest_rate, gql_rate = rest["good_rps"], gql["good_rps"]
-        share = gql_rate / rest_rate if rest_rate else 0.0
+        share = gql["share_of_rest"]
         bad = rest["bad_answers"] + rest["socket_errors"] + gql["bad_answers"] + gql["socket_errors"]
         rows.append(
             Row(
@@ -353,7 +357,7 @@ async def _scaling_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
                     f"GraphQL {lists['graphql']['p50']:.2f} ms",
                     flush=True,
                 )
-                pool = SignalPool(stack.livekit.ws_url, stack.livekit.api_key, stack.livekit.api_secret)
+                pool = PoolProcess(stack.livekit.ws_url, stack.livekit.api_key, stack.livekit.api_secret)
                 try:
                     fan = await fanout(
                         stack,
@@ -513,6 +517,7 @@ def main(argv: list[str] | None = None) -> int:
                 "threads": config.wrk_threads,
                 "duration_s": config.duration_s,
                 "warmup_s": config.warmup_s,
+                "token_rounds": config.token_rounds,
             },
             "workers": list(config.workers),
             "uvicorn": "--loop uvloop --http httptools --no-access-log",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from tests.livekit_server import LiveKitServer
 
 from .client import BenchError, ServiceClient
 from .load import WrkResult, run_wrk
-from .participants import SignalPool
+from .participants import PoolProcess
 from .stack import CpuMeter, ProcessMemory, RssSampler, Service
 from .timing import Stats, interleave
 
@@ -48,8 +49,9 @@ PARTICIPANT_BUDGET_S = 50.0
 
 @dataclass(frozen=True)
 class BenchConfig:
-    duration_s: int = 8
+    duration_s: int = 4
     warmup_s: int = 2
+    token_rounds: int = 3
     connections: int = 64
     wrk_threads: int = 2
     workers: tuple[int, ...] = (1, 2)
@@ -147,41 +149,67 @@ async def check_tokens(client: ServiceClient) -> None:
 
 
 def token_load(stack: Stack, service: Service, config: BenchConfig, sampler: RssSampler) -> dict[str, dict[str, Any]]:
-    """wrk against REST and GraphQL token minting: a short warm-up run, then the measured run.
+    """wrk against REST and GraphQL token minting, in alternating rounds.
 
-    Besides wrk's figures, each run records where the machine's CPU went (see ``CpuMeter``) and the
-    service's CPU time per request, which other people's load on a shared machine disturbs far less
-    than throughput.
+    After a short warm-up of each, REST and GraphQL take turns for ``token_rounds`` rounds of
+    ``duration_s`` seconds each (the order flips every round), so a slow spell of a shared machine
+    hits both alike. Reported per mode: the median round's rate and latencies, and the service's CPU
+    time per request over all rounds, which other people's load disturbs far less than throughput;
+    for GraphQL also the median of the per-round ratios to REST.
     """
+
+    def load(mode: str, seconds: int) -> WrkResult:
+        return run_wrk(
+            stack.wrk,
+            service.base_url,
+            mode,
+            room=TOKEN_ROOM,
+            key=stack.key,
+            connections=config.connections,
+            threads=config.wrk_threads,
+            duration_s=seconds,
+        )
+
+    modes = ("rest", "graphql")
+    for mode in modes:
+        load(mode, config.warmup_s)
+    rounds: dict[str, list[tuple[WrkResult, dict[str, Any]]]] = {mode: [] for mode in modes}
+    for index in range(config.token_rounds):
+        for mode in modes if index % 2 == 0 else modes[::-1]:
+            with sampler, CpuMeter(service, stack.livekit.pid) as cpu:
+                result = load(mode, config.duration_s)
+            rounds[mode].append((result, cpu.result))
     results: dict[str, dict[str, Any]] = {}
-    for mode in ("rest", "graphql"):
-
-        def load(seconds: int, mode: str = mode) -> WrkResult:
-            return run_wrk(
-                stack.wrk,
-                service.base_url,
-                mode,
-                room=TOKEN_ROOM,
-                key=stack.key,
-                connections=config.connections,
-                threads=config.wrk_threads,
-                duration_s=seconds,
-            )
-
-        load(config.warmup_s)
-        with sampler, CpuMeter(service, stack.livekit.pid) as cpu:
-            result = load(config.duration_s)
-        per_request = cpu.result["service_cpu_s"] * 1000 / result.requests if result.requests else 0.0
-        results[mode] = {**result.as_dict(), "service_cpu_ms_per_request": round(per_request, 3), "cpu": cpu.result}
+    for mode in modes:
+        runs = rounds[mode]
+        requests = sum(result.requests for result, _ in runs)
+        cpu_s = sum(cpu["service_cpu_s"] for _, cpu in runs)
+        median = sorted(runs, key=lambda run: run[0].rps)[len(runs) // 2]
+        per_request = cpu_s * 1000 / requests if requests else 0.0
+        results[mode] = {
+            **median[0].as_dict(),
+            "good_rps": round(statistics.median(result.rps for result, _ in runs), 1),
+            "requests_all_rounds": requests,
+            "bad_answers": sum(result.bad_answers for result, _ in runs),
+            "socket_errors": sum(result.socket_errors for result, _ in runs),
+            "service_cpu_ms_per_request": round(per_request, 3),
+            "cpu": median[1],
+            "rounds": [{**result.as_dict(), "cpu": cpu} for result, cpu in runs],
+        }
         print(
-            f"  {mode:8} {service.workers} worker(s): {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
-            f"p99 {result.p99_ms:7.2f} ms  ({result.requests} requests, {result.bad_answers} bad, "
-            f"{result.socket_errors} socket errors); service CPU {per_request:.2f} ms/request, "
-            f"other people's load {cpu.result['foreign_cores']} cores",
+            f"  {mode:8} {service.workers} worker(s): "
+            + ", ".join(f"{result.rps:.0f}" for result, _ in runs)
+            + f" req/s in {len(runs)} rounds; median p50 {median[0].p50_ms:.2f} ms p99 {median[0].p99_ms:.2f} ms;"
+            f" service CPU {per_request:.2f} ms/request",
             flush=True,
         )
-        if result.bad_answers:
-            print(f"  first bad answer: {result.bad_sample!r}", flush=True)
+        first_bad = next((result.bad_sample for result, _ in runs if result.bad_answers), None)
+        if first_bad:
+            print(f"  first bad answer: {first_bad!r}", flush=True)
+    ratios = [
+        gql.rps / rest.rps for (rest, _), (gql, _) in zip(rounds["rest"], rounds["graphql"], strict=True) if rest.rps
+    ]
+    results["graphql"]["share_of_rest"] = round(statistics.median(ratios), 3) if ratios else 0.0
     return results
 
 
@@ -193,7 +221,7 @@ def _overhead(direct: Stats, proxied: Stats) -> dict[str, float]:
 
 
 async def proxied_reads(
-    stack: Stack, service: Service, client: ServiceClient, pool: SignalPool, config: BenchConfig
+    stack: Stack, service: Service, client: ServiceClient, pool: PoolProcess, config: BenchConfig
 ) -> dict[str, Any]:
     lkapi = stack.lkapi
     await lkapi.room.create_room(room_proto.CreateRoomRequest(name=READ_ROOM, empty_timeout=600))
@@ -281,7 +309,7 @@ def fanout_layout(rooms: int, min_size: int = 2, max_size: int = 5) -> list[tupl
 async def fanout(
     stack: Stack,
     client: ServiceClient,
-    pool: SignalPool,
+    pool: PoolProcess,
     layout: Sequence[tuple[str, int]],
     *,
     service: Service,
@@ -348,8 +376,7 @@ async def fanout(
             warmup=warmup,
             deadline=deadline,
         )
-    oldest = pool.oldest_age()
-    dropped = len(pool.dropped())
+    oldest, dropped = await pool.status()
     await pool.leave_all()
     await delete_all_rooms(lkapi)
     stats = {name: Stats.of(values) for name, values in samples.items()}
