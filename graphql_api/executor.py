@@ -15,11 +15,13 @@ handling and messages.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     GraphQLEnumType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
@@ -32,10 +34,14 @@ from graphql.execution.incremental.incremental_executor import DeliveryGroupMap,
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-__all__ = ["LeafFastExecutor"]
+__all__ = ["LeafFastExecutor", "prefetched"]
 
-# (response name, attribute, coerce for output, non-null)
-_Plan = tuple[tuple[str, str, Callable[[Any], Any], bool], ...]
+_LEAF, _OBJECT, _LIST = "leaf", "object", "list"
+# (response name, read the value from the source, kind, coerce a leaf or the plan of an object or of a list's
+# items, non-null, items non-null, read is a resolver's `prefetched` reader: None means "not at hand")
+_Step = tuple[str, Callable[[Any], Any], str, Any, bool, bool, bool]
+_Plan = tuple[_Step, ...]
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _NO_PLAN: _Plan = ()
 
@@ -116,48 +122,118 @@ class LeafFastExecutor(IncrementalExecutor):
         return cached[1]
 
 
+def prefetched(read: Callable[[Any], Any]) -> Callable[[_F], _F]:
+    """Mark a resolver whose value `read(source)` can give without calling it, when at hand.
+
+    `read` returns the value, or None when only the resolver can tell (it is then called as usual).
+    """
+
+    def mark(function: _F) -> _F:
+        function._gxrtc_prefetched = read  # type: ignore[attr-defined]
+        return function
+
+    return mark
+
+
 def _make_plan(executor: IncrementalExecutor, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> _Plan:
-    plan = []
+    plan: list[_Step] = []
     for response_name, field_details_list in fields.items():
         node = field_details_list[0].node
         if node.arguments:
             return _NO_PLAN
         field_def = executor.schema.get_field(parent_type, node.name.value)
-        if field_def is None or field_def.args:
+        if field_def is None or field_def.args or field_def.resolve is None:
             return _NO_PLAN
-        resolve = field_def.resolve
         definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        # Strawberry's resolver for a field without resolver or extensions reads the attribute.
-        if resolve is None or not getattr(resolve, "_is_default", False) or definition is None:
+        if definition is None or definition.extensions:
             return _NO_PLAN
-        if definition.base_resolver is not None or definition.extensions:
+        prefetch = definition.base_resolver is not None or not getattr(field_def.resolve, "_is_default", False)
+        if not prefetch:
+            # Strawberry's resolver for a field without resolver or extensions reads the attribute.
+            read: Callable[[Any], Any] = operator.attrgetter(definition.python_name)
+        else:
+            marked = getattr(getattr(definition.base_resolver, "wrapped_func", None), "_gxrtc_prefetched", None)
+            if marked is None:
+                return _NO_PLAN
+            read = marked
+        step = _step(executor, response_name, read, prefetch, field_def.type, field_details_list)
+        if step is None:
             return _NO_PLAN
-        type_ = field_def.type
-        non_null = isinstance(type_, GraphQLNonNull)
-        leaf = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
-        if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
-            return _NO_PLAN
-        plan.append((response_name, definition.python_name, leaf.coerce_output_value, non_null))
+        plan.append(step)
     return tuple(plan)
+
+
+def _step(
+    executor: IncrementalExecutor,
+    response_name: str,
+    read: Callable[[Any], Any],
+    prefetch: bool,
+    type_: GraphQLOutputType,
+    field_details_list: FieldDetailsList,
+) -> _Step | None:
+    non_null = isinstance(type_, GraphQLNonNull)
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
+        return (response_name, read, _LEAF, inner.coerce_output_value, non_null, False, prefetch)
+    is_list = isinstance(inner, GraphQLList)
+    item = inner.of_type if isinstance(inner, GraphQLList) else inner
+    item_non_null = isinstance(item, GraphQLNonNull)
+    item = item.of_type if isinstance(item, GraphQLNonNull) else item
+    if not isinstance(item, GraphQLObjectType) or item.is_type_of:
+        return None
+    if is_list and any(
+        directive.name.value == "stream"
+        for details in field_details_list
+        for directive in details.node.directives or ()
+    ):
+        return None
+    grouped_field_set, new_defer_usages, _ = executor.collect_subfields(item, field_details_list)
+    if new_defer_usages:
+        return None
+    sub_plan = _make_plan(executor, item, grouped_field_set)
+    if not sub_plan:
+        return None
+    return (response_name, read, _LIST if is_list else _OBJECT, sub_plan, non_null, item_non_null, prefetch)
 
 
 def _complete(plan: _Plan, source: Any) -> dict[str, Any] | None:
     """The object's result, or None when any field needs graphql-core's own handling."""
     result: dict[str, Any] = {}
     try:
-        for response_name, attribute, coerce, non_null in plan:
-            value = getattr(source, attribute)
+        for response_name, read, kind, how, non_null, item_non_null, prefetch in plan:
+            value = read(source)
             if value is None:
-                if non_null:
+                if non_null or prefetch:
                     return None
                 result[response_name] = None
                 continue
-            if isinstance(value, Exception):
-                return None
-            coerced = coerce(value)
-            if coerced is None or coerced is Undefined:
-                return None
-            result[response_name] = coerced
+            if kind is _LEAF:
+                if isinstance(value, Exception):
+                    return None
+                coerced = how(value)
+                if coerced is None or coerced is Undefined:
+                    return None
+                result[response_name] = coerced
+            elif kind is _OBJECT:
+                completed = _complete(how, value)
+                if completed is None:
+                    return None
+                result[response_name] = completed
+            else:
+                if not isinstance(value, list | tuple):
+                    return None
+                items: list[Any] = []
+                for item in value:
+                    if item is None:
+                        if item_non_null:
+                            return None
+                        items.append(None)
+                        continue
+                    completed = _complete(how, item)
+                    if completed is None:
+                        return None
+                    items.append(completed)
+                result[response_name] = items
     except Exception:  # graphql-core reports it, with its path, when it runs the object itself
         return None
     return result

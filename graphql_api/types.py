@@ -15,6 +15,7 @@ from strawberry.types.scalar import ScalarDefinition
 from .context import Info
 from .events import EventKind as EventKindData
 from .events import RoomEvent as RoomEventData
+from .executor import prefetched
 from .tokens import JoinToken as JoinTokenData
 
 __all__ = [
@@ -261,6 +262,7 @@ class Room:
     active_recording: bool
 
     @strawberry.field(description="Who is in the room now.")
+    @prefetched(lambda room: room.__dict__.get("_participants"))
     def participants(self, info: Info) -> list[Participant]:
         # Not async: rooms listed with their participants (see Query.rooms) answer at once,
         # without a coroutine, a task and a DataLoader future per room; any other room

@@ -16,7 +16,7 @@ import strawberry
 from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 
 import graphql_api.executor as executor_module
-from graphql_api.executor import LeafFastExecutor
+from graphql_api.executor import LeafFastExecutor, prefetched
 
 
 @strawberry.enum
@@ -33,9 +33,19 @@ class Person:
     mood: Mood
     score: float | None = None
 
+    friends: list[Person] = strawberry.field(default_factory=list)
+    best: Person | None = None
+
     @strawberry.field
     def greeting(self, polite: bool = True) -> str:
         return f"{'Dear ' if polite else ''}{self.name}"
+
+    @strawberry.field
+    @prefetched(lambda person: person.__dict__.get("_known"))
+    def known(self) -> list[Person]:
+        # What the prefetched value would be, as Room.participants does.
+        KNOWN_BY_RESOLVER.append(self.name)
+        return self.__dict__.get("_known") or [person("zed")]
 
 
 class Broken(Person):
@@ -51,7 +61,12 @@ def person(name: str, **fields: Any) -> Person:
     return Person(name=name, **values)
 
 
+KNOWN_BY_RESOLVER: list[str] = []
 PEOPLE = [person("ann", nick="a"), person("bob", mood=Mood.LOUD, score=1.5), person("cy", age=2**40)]
+PEOPLE[0].friends = [PEOPLE[1], person("gus", nick="g")]
+PEOPLE[0].best = PEOPLE[1]
+PEOPLE[1].friends = [person(None)]  # type: ignore[arg-type]
+PEOPLE[0].__dict__["_known"] = [person("kim")]
 WITH_NULL_NAME = [person("dee"), person(None)]  # type: ignore[arg-type]
 BROKEN = [person("eve"), Broken.__new__(Broken)]
 BROKEN[1].__dict__.update(name="fay", nick=None, mood=Mood.CALM, score=None)
@@ -95,6 +110,12 @@ QUERIES = [
     "{ broken { name age } }",  # an exception while reading: the error at its path
     "{ first { name mood } }",
     "query($skip: Boolean!) { people { name nick @skip(if: $skip) } }",
+    "{ first { name friends { name nick mood } best { name best { name } } } }",
+    "{ people { name best { name } } }",  # null objects
+    "{ people { friends { name } } }",  # a null name two levels down: the error at its path
+    "{ first { known { name } } }",  # prefetched
+    "{ people { name known { name } } }",  # prefetched for ann only: the resolver for the others
+    "{ people { __typename friends { __typename name } } }",
     "{ people { ... on Person { name } ...More } } fragment More on Person { mood }",
 ]
 
@@ -126,3 +147,13 @@ def test_the_short_path_is_taken_for_plain_leaves_only(monkeypatch: pytest.Monke
     calls.clear()
     run("{ people { name greeting } }", LeafFastExecutor)  # a resolver: graphql-core's way
     assert calls == []
+    run("{ first { name friends { name } } }", LeafFastExecutor)
+    assert calls == ["ann", "bob", "gus"]  # the object and its friends, all on the short path
+
+
+def test_a_prefetched_value_spares_the_resolver() -> None:
+    KNOWN_BY_RESOLVER.clear()
+    assert run("{ first { known { name } } }", LeafFastExecutor) == {"data": {"first": {"known": [{"name": "kim"}]}}}
+    assert KNOWN_BY_RESOLVER == []
+    run("{ people { known { name } } }", LeafFastExecutor)
+    assert sorted(KNOWN_BY_RESOLVER) == ["bob", "cy"]
