@@ -10,12 +10,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from livekit.protocol import models
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
@@ -31,9 +32,9 @@ from .events import open_broker
 from .i18n import Language, negotiate, zh_for_status
 from .limits import Admission, BodyLimit, Gate
 from .livekit import LiveKit
-from .participant_cache import ParticipantCache
 from .reconcile import Reconciler
 from .resolvers import Core
+from .room_cache import FlightCache
 from .schema import build_schema
 from .settings import Settings
 from .tokens import TokenMinter
@@ -102,6 +103,13 @@ def _language(headers: Headers, settings: Settings) -> Language:
     return negotiate(headers.get("accept-language"), settings.default_language)
 
 
+def _list_rooms(livekit: LiveKit) -> Callable[[tuple[str, ...] | None], Awaitable[list[models.Room]]]:
+    async def fetch(names: tuple[str, ...] | None) -> list[models.Room]:
+        return await livekit.list_rooms(list(names) if names is not None else None)
+
+    return fetch
+
+
 def _configure_audit_log() -> None:
     # uvicorn configures only its own loggers; the audit trail must reach the
     # process's output even when nobody configured logging.
@@ -167,13 +175,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             minter=minter,
             authenticator=authenticator,
             broker=broker,
-            participants=ParticipantCache(
+            participants=FlightCache(
                 livekit.list_participants,
                 ttl=settings.participant_cache_seconds,
                 concurrency=settings.fanout_concurrency,
             ),
+            room_lists=FlightCache(
+                _list_rooms(livekit), ttl=settings.participant_cache_seconds, concurrency=4, max_entries=1_000
+            ),
         )
-        stop_listening = broker.listen(core.participants.invalidate)
+        stop_listening = broker.listen(core.forget)
         app.state.core = core
         app.state.webhooks = WebhookIntake(
             settings.livekit_api_key,

@@ -34,8 +34,8 @@ from .errors import (
 )
 from .events import Broker, EventKind, RoomEvent
 from .livekit import LiveKit
-from .participant_cache import ParticipantCache
 from .permissions import merge_permission
+from .room_cache import FlightCache
 from .settings import Settings
 from .tokens import JoinToken, TokenMinter
 from .validation import check_count, check_name, check_text
@@ -70,8 +70,18 @@ class Core:
     minter: TokenMinter
     authenticator: Authenticator
     broker: Broker
-    participants: ParticipantCache
-    """Participants by room for fan-outs (rooms with their participants): bounded, single-flight, short-lived."""
+    participants: FlightCache[str, list[models.ParticipantInfo]]
+    """Participants by room, for overviews (rooms with their participants): bounded, single-flight, short-lived."""
+    room_lists: FlightCache[tuple[str, ...] | None, list[models.Room]]
+    """ListRooms answers by the names asked for (None: all), for the same overviews."""
+
+    def forget(self, room: str | None) -> None:
+        """`room` changed (None: anything may have): drop what the overview caches hold of it.
+
+        Any room listing may now be wrong (a room's count, a new or closed room), so all of them go.
+        """
+        self.participants.invalidate(room)
+        self.room_lists.invalidate(None)
 
 
 # Tokens
@@ -157,7 +167,11 @@ async def create_room(
     return room
 
 
-async def list_rooms(core: Core, principal: Principal, names: list[str] | None = None) -> list[models.Room]:
+async def list_rooms(
+    core: Core, principal: Principal, names: list[str] | None = None, *, overview: bool = False
+) -> list[models.Room]:
+    """The rooms the caller may see. With `overview`, for a listing of rooms with their
+    participants: from the overview cache, as fresh as their participants (see room_cache)."""
     if names is not None:
         names = [check_name(name, "names") for name in names]
     if not policy.may_read_all_rooms(principal, core.settings):
@@ -167,6 +181,9 @@ async def list_rooms(core: Core, principal: Principal, names: list[str] | None =
         names = sorted(principal.rooms if names is None else principal.rooms.intersection(names))
     if names is not None and not names:
         return []
+    if overview:
+        # The key is what the policy left, so callers who may see different rooms never share an answer.
+        return await core.room_lists.get(tuple(names) if names is not None else None)
     return await core.livekit.list_rooms(names)
 
 
@@ -410,7 +427,7 @@ async def _emit(
     """
     # Before answering, so the caller's next read here sees its own change; other
     # instances drop the room when the event reaches them.
-    core.participants.invalidate(room)
+    core.forget(room)
     event = RoomEvent(
         kind=kind,
         room=room,

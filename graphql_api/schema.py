@@ -44,10 +44,11 @@ class Query:
     @strawberry.field(description="Rooms on the LiveKit server; with `names`, only those rooms.")
     async def rooms(self, info: Info, names: list[str] | None = None) -> list[Room]:
         core, principal = await info.context.caller()
-        rooms = await resolvers.list_rooms(core, principal, names)
         if not _selects(info.selected_fields[0].selections, "participants"):
-            return [Room.from_proto(room) for room in rooms]
-        # The whole fan-out in one step, rather than a resolver and a loader future per room.
+            return [Room.from_proto(room) for room in await resolvers.list_rooms(core, principal, names)]
+        # An overview: the listing and the whole fan-out in one step, both from the overview cache,
+        # rather than a resolver and a loader future per room.
+        rooms = await resolvers.list_rooms(core, principal, names, overview=True)
         everyone = await resolvers.list_participants_of_rooms(core, [room.name for room in rooms])
         return [Room.from_proto(room).with_participants(p) for room, p in zip(rooms, everyone, strict=True)]
 

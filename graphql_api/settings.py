@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         default=1.0,
         ge=0,
         description=(
-            "How long `Room.participants` may answer from a room's last listing; room events refresh it at once."
+            "How old an overview (`rooms` with their `participants`) may be; room events refresh it at once."
             " 0 turns the cache off (concurrent requests still share one call per room)."
         ),
     )

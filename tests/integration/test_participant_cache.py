@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from livekit import api
 
 from tests.integration.test_events import ADMIN, Stack, call, events_stack, token
 from tests.participants import ParticipantPool
@@ -99,4 +100,43 @@ async def test_our_own_changes_are_seen_at_once_here_and_soon_on_the_other_insta
         request.config,
         "participant cache: our own changes (30 s TTL)",
         [f"kick through A: A at once, B after {seen_b * 1000:.0f} ms (Redis)"],
+    )
+
+
+async def rooms_listed(service: Service, names: list[str]) -> set[str]:
+    async with httpx.AsyncClient(base_url=service.base_url, headers={"authorization": ADMIN}, timeout=10) as client:
+        response = await client.post("/graphql", json={"query": OVERVIEW, "variables": {"names": names}})
+    body = response.json()
+    assert "errors" not in body, body
+    return {room["name"] for room in body["data"]["rooms"]}
+
+
+async def rooms_until(service: Service, names: list[str], expected: set[str], timeout: float = 5.0) -> float:
+    started = time.monotonic()
+    seen: set[str] = set()
+    while time.monotonic() - started < timeout:
+        seen = await rooms_listed(service, names)
+        if seen == expected:
+            return time.monotonic() - started
+    raise AssertionError(f"{service.base_url} lists rooms {sorted(seen)}, expected {sorted(expected)}")
+
+
+async def test_the_overview_listing_follows_rooms_opened_and_closed(
+    stack: Stack, room_name: str, request: pytest.FixtureRequest
+) -> None:
+    first, second = f"{room_name}-1", f"{room_name}-2"
+    names = [first, second]
+    assert (await call(stack.a, "POST", "/room/", room=first)).status_code == 200
+    await rooms_until(stack.b, names, {first})  # B now keeps this listing for 30 s
+
+    assert (await call(stack.a, "POST", "/room/", room=second)).status_code == 200
+    opened = await rooms_until(stack.b, names, {first, second})  # our change, through Redis
+
+    async with api.LiveKitAPI(stack.livekit.url, stack.livekit.api_key, stack.livekit.api_secret) as lkapi:
+        await lkapi.room.delete_room(api.DeleteRoomRequest(room=first))  # not through us: LiveKit's webhook
+    closed = await rooms_until(stack.b, names, {second})
+    report(
+        request.config,
+        "overview cache: room listings (30 s TTL)",
+        [f"room opened through A seen on B after {opened * 1000:.0f} ms; closed in LiveKit, {closed * 1000:.0f} ms"],
     )

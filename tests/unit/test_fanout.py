@@ -17,8 +17,8 @@ from graphql_api.auth import Authenticator
 from graphql_api.context import Context
 from graphql_api.events import InProcessBroker
 from graphql_api.livekit import LiveKit
-from graphql_api.participant_cache import ParticipantCache
 from graphql_api.resolvers import Core
+from graphql_api.room_cache import FlightCache
 from graphql_api.schema import schema
 from graphql_api.settings import Settings
 from graphql_api.tokens import TokenMinter
@@ -30,9 +30,14 @@ class CountingLiveKit:
         self.in_flight = 0
         self.most_in_flight = 0
         self.calls: list[str] = []
+        self.listings = 0
 
     async def list_rooms(self, names: list[str] | None = None) -> list[models.Room]:
         return [room for room in self.rooms if not names or room.name in names]
+
+    async def list_rooms_by_key(self, names: tuple[str, ...] | None) -> list[models.Room]:
+        self.listings += 1
+        return await self.list_rooms(list(names) if names is not None else None)
 
     async def list_participants(self, room: str) -> list[models.ParticipantInfo]:
         self.calls.append(room)
@@ -52,7 +57,8 @@ def make_core(livekit: CountingLiveKit, limit: int, ttl: float = 0) -> Core:
         # Nothing configured: every caller is the open-access admin, as in dev.
         authenticator=Authenticator(settings),
         broker=InProcessBroker(),
-        participants=ParticipantCache(livekit.list_participants, ttl=ttl, concurrency=limit),
+        participants=FlightCache(livekit.list_participants, ttl=ttl, concurrency=limit),
+        room_lists=FlightCache(livekit.list_rooms_by_key, ttl=ttl, concurrency=1),
     )
 
 
@@ -78,3 +84,20 @@ async def test_same_room_twice_in_one_request_is_loaded_once() -> None:
     )
     assert result.errors is None
     assert livekit.calls == ["room-0"]
+
+
+async def test_an_overview_is_cached_until_a_room_event() -> None:
+    livekit = CountingLiveKit(rooms=3)
+    core = make_core(livekit, limit=4, ttl=60)
+    query = "{ rooms { name participants { identity } } }"
+    for _ in range(3):
+        result = await schema.execute(query, context_value=Context(core=core))
+        assert result.errors is None
+    assert (livekit.listings, len(livekit.calls)) == (1, 3)
+    # Without participants, rooms is read live.
+    await schema.execute("{ rooms { name } }", context_value=Context(core=core))
+    assert livekit.listings == 1
+    core.forget("room-1")  # what an event for room-1 does: its participants and every listing go
+    result = await schema.execute(query, context_value=Context(core=core))
+    assert result.errors is None
+    assert (livekit.listings, sorted(livekit.calls)) == (2, ["room-0", "room-1", "room-1", "room-2"])

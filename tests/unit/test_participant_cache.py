@@ -13,7 +13,9 @@ import pytest
 from livekit.protocol import models
 
 from graphql_api.events import InProcessBroker, RoomEvent
-from graphql_api.participant_cache import ParticipantCache
+from graphql_api.room_cache import FlightCache
+
+Participants = list[models.ParticipantInfo]
 
 
 class Upstream:
@@ -51,8 +53,8 @@ def identities(participants: list[models.ParticipantInfo]) -> list[str]:
     return [p.identity for p in participants]
 
 
-def make(upstream: Upstream, clock: Clock, ttl: float = 1.0, **options: int) -> ParticipantCache:
-    return ParticipantCache(upstream.fetch, ttl=ttl, concurrency=options.pop("concurrency", 4), clock=clock, **options)
+def make(upstream: Upstream, clock: Clock, ttl: float = 1.0, **options: int) -> FlightCache[str, Participants]:
+    return FlightCache(upstream.fetch, ttl=ttl, concurrency=options.pop("concurrency", 4), clock=clock, **options)
 
 
 async def test_fresh_entries_answer_without_a_call_until_the_ttl_passes() -> None:
@@ -168,7 +170,7 @@ async def test_calls_in_flight_are_bounded() -> None:
 
 async def test_memory_is_bounded_by_evicting_the_least_recently_used_room() -> None:
     upstream, clock = Upstream(), Clock()
-    cache = make(upstream, clock, max_rooms=2)
+    cache = make(upstream, clock, max_entries=2)
     await cache.get("a")
     await cache.get("b")
     await cache.get("a")  # a is now the most recently used
