@@ -527,9 +527,8 @@ def main(argv: list[str] | None = None) -> int:
             "graphql_create_token_document": CREATE_TOKEN_MUTATION,
             "participants": "signal-only (bench/participants.py)",
         }
-    print("\n" + render_table(title, rows))
-    if note:
-        print(note)
+    text = render_table(title, rows) + (f"\n{note}" if note else "")
+    print("\n" + text)
     write_json(
         path,
         {
@@ -537,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
             "config": settings,
             "elapsed_s": round(elapsed, 1),
             "table": [r.as_dict() for r in rows],
+            "text": text,
             "results": results,
         },
     )
