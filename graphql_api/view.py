@@ -65,7 +65,13 @@ class GraphQLView(GraphQL[Context, None]):
     def _plain_json(self, request: Request) -> bool:
         headers = request.headers
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
-        return content_type == "application/json" and self._get_stream_transport_from_headers(headers) is None
+        if content_type != "application/json":
+            return False
+        # Strawberry parses the Accept header with the email package to look for a streaming
+        # transport; only an Accept that names one of their types needs that.
+        accept = headers.get("accept", "").lower()
+        streaming = "multipart" in accept or "event-stream" in accept
+        return not streaming or self._get_stream_transport_from_headers(headers) is None
 
     async def _post(self, request: Request) -> Response:
         data = self.parse_json(await request.body())

@@ -66,6 +66,21 @@ async def test_batching_is_refused(secured: Service) -> None:  # noqa: F811
     assert response.json()["meta"]["code"] == 400
 
 
+async def test_accept_headers_of_real_clients(secured: Service) -> None:  # noqa: F811
+    query = {"query": "{ rooms { name } }"}
+    async with httpx.AsyncClient(base_url=secured.base_url, timeout=15) as client:
+        for accept in ("application/graphql-response+json, application/json", "application/json", "*/*"):
+            response = await client.post("/graphql", json=query, headers={**ADMIN, "accept": accept})
+            assert response.status_code == 200, (accept, response.text)
+            assert response.headers["content-type"] == "application/json"
+            assert "rooms" in response.json()["data"], response.text
+        # A streaming Accept goes to Strawberry's own handling: a query is still answered, never a 500.
+        streaming = {**ADMIN, "accept": 'multipart/mixed;subscriptionSpec="1.0", application/json'}
+        response = await client.post("/graphql", json=query, headers=streaming)
+        assert response.status_code < 500, response.text
+        assert "Traceback" not in response.text
+
+
 async def test_mutation_over_get_and_non_json_posts_are_refused(secured: Service) -> None:  # noqa: F811
     async with httpx.AsyncClient(base_url=secured.base_url, timeout=15) as client:
         query = 'mutation { createRoom(name: "via-get") { name } }'
