@@ -30,6 +30,7 @@ from rest_compat.envelope import EnvelopeResponse, error, from_error, ok
 from .auth import Authenticator
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
 from .events import open_broker
+from .express import ErrorHandler, ExactRoutes
 from .i18n import Language, negotiate, zh_for_status
 from .limits import Admission, BodyLimit, Gate
 from .livekit import LiveKit
@@ -239,6 +240,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return error(500, "internal error", "internal error")
 
+    # One table, for FastAPI's layers and for the exact routes alike.
+    handlers: dict[Any, ErrorHandler] = {
+        GxrtcError: on_gxrtc_error,
+        HTTPException: on_http_error,
+        RequestValidationError: on_validation_error,
+        Exception: on_unexpected,
+    }
     app = FastAPI(
         title="GXRTC API",
         summary="Join tokens and room management for LiveKit: REST compat under /api/v1, GraphQL at /graphql.",
@@ -248,12 +256,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if dev else None,
         redoc_url=None,
         openapi_url="/openapi.json" if dev else None,
-        exception_handlers={
-            GxrtcError: on_gxrtc_error,
-            HTTPException: on_http_error,
-            RequestValidationError: on_validation_error,
-            Exception: on_unexpected,
-        },
+        exception_handlers=handlers,
     )
     app.state.settings = settings
     _describe_openapi(app)
@@ -308,6 +311,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def refuse(scope: Scope, exc: GxrtcError) -> EnvelopeResponse:
         return from_error(exc, _language(Headers(scope=scope), settings))
 
+    if not settings.telemetry:
+        # Innermost of ours: the busy exact paths skip FastAPI's router and exception layers.
+        # With telemetry on, FastAPI's router names each request's route for its spans.
+        app.add_middleware(ExactRoutes, routes=app.router.routes, handlers=handlers)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=refuse)
     app.add_middleware(Admission, gate=gate, refuse=refuse)
     origins = settings.cors_origins or (["*"] if dev else [])

@@ -90,8 +90,9 @@ async def read_params(request: Request) -> dict[str, str]:
         params = _parse_urlencoded(await request.body())
     else:
         raise UnsupportedMediaType(f"content type {content_type} is not supported; send a form or JSON")
-    for key, value in request.query_params.multi_items():
-        params.setdefault(key, value)
+    if request.scope.get("query_string"):
+        for key, value in request.query_params.multi_items():
+            params.setdefault(key, value)
     return params
 
 
