@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from graphql import (
     GraphQLEnumType,
@@ -27,6 +27,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLScalarType,
+    GraphQLSchema,
     Undefined,
 )
 from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, GroupedFieldSet
@@ -34,16 +35,26 @@ from graphql.execution.incremental.incremental_executor import DeliveryGroupMap,
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-__all__ = ["LeafFastExecutor", "prefetched"]
+__all__ = ["Collector", "LeafFastExecutor", "Plan", "complete", "make_step", "prefetched"]
 
-_LEAF, _OBJECT, _LIST = "leaf", "object", "list"
+_LEAF, _LEAVES, _OBJECT, _LIST = "leaf", "leaves", "object", "list"
 # (response name, read the value from the source, kind, coerce a leaf or the plan of an object or of a list's
 # items, non-null, items non-null, read is a resolver's `prefetched` reader: None means "not at hand")
 _Step = tuple[str, Callable[[Any], Any], str, Any, bool, bool, bool]
-_Plan = tuple[_Step, ...]
+Plan = tuple[_Step, ...]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-_NO_PLAN: _Plan = ()
+_NO_PLAN: Plan = ()
+
+
+class Collector(Protocol):
+    """What a plan is made with: graphql-core's executor, or a collector of fragment-free selections."""
+
+    schema: GraphQLSchema
+
+    def collect_subfields(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> tuple[GroupedFieldSet, Sequence[DeferUsage], Any]: ...
 
 
 class LeafFastExecutor(IncrementalExecutor):
@@ -59,7 +70,7 @@ class LeafFastExecutor(IncrementalExecutor):
         if delivery_group_map is None and not new_defer_usages and not self.middleware_manager:
             plan = self._plan(parent_type, grouped_field_set)
             if plan:
-                completed = _complete(plan, source_value)
+                completed = complete(plan, source_value)
                 if completed is not None:
                     return completed
         return super().execute_collected_subfields(
@@ -105,16 +116,16 @@ class LeafFastExecutor(IncrementalExecutor):
                     return None
                 completed.append(None)
                 continue
-            result = _complete(plan, item)
+            result = complete(plan, item)
             if result is None:
                 return None
             completed.append(result)
         return completed
 
-    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Plan:
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> Plan:
         # Per request, like graphql-core's own memo of collected fields, whose
         # grouped field sets live as long as the request.
-        plans: dict[int, tuple[GroupedFieldSet, _Plan]] = self.__dict__.setdefault("_leaf_plans", {})
+        plans: dict[int, tuple[GroupedFieldSet, Plan]] = self.__dict__.setdefault("_leaf_plans", {})
         key = id(grouped_field_set)
         cached = plans.get(key)
         if cached is None:
@@ -135,12 +146,16 @@ def prefetched(read: Callable[[Any], Any]) -> Callable[[_F], _F]:
     return mark
 
 
-def _make_plan(executor: IncrementalExecutor, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> _Plan:
+def _make_plan(executor: Collector, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> Plan:
     plan: list[_Step] = []
     for response_name, field_details_list in fields.items():
         node = field_details_list[0].node
         if node.arguments:
             return _NO_PLAN
+        if node.name.value == "__typename":
+            # Apollo Client asks for it on every object; on an object type it is the type's name.
+            plan.append((response_name, _constant(parent_type.name), _LEAF, _same, True, False, False))
+            continue
         field_def = executor.schema.get_field(parent_type, node.name.value)
         if field_def is None or field_def.args or field_def.resolve is None:
             return _NO_PLAN
@@ -156,15 +171,15 @@ def _make_plan(executor: IncrementalExecutor, parent_type: GraphQLObjectType, fi
             if marked is None:
                 return _NO_PLAN
             read = marked
-        step = _step(executor, response_name, read, prefetch, field_def.type, field_details_list)
+        step = make_step(executor, response_name, read, prefetch, field_def.type, field_details_list)
         if step is None:
             return _NO_PLAN
         plan.append(step)
     return tuple(plan)
 
 
-def _step(
-    executor: IncrementalExecutor,
+def make_step(
+    executor: Collector,
     response_name: str,
     read: Callable[[Any], Any],
     prefetch: bool,
@@ -179,13 +194,15 @@ def _step(
     item = inner.of_type if isinstance(inner, GraphQLList) else inner
     item_non_null = isinstance(item, GraphQLNonNull)
     item = item.of_type if isinstance(item, GraphQLNonNull) else item
-    if not isinstance(item, GraphQLObjectType) or item.is_type_of:
-        return None
     if is_list and any(
         directive.name.value == "stream"
         for details in field_details_list
         for directive in details.node.directives or ()
     ):
+        return None
+    if is_list and isinstance(item, GraphQLScalarType | GraphQLEnumType):
+        return (response_name, read, _LEAVES, item.coerce_output_value, non_null, item_non_null, prefetch)
+    if not isinstance(item, GraphQLObjectType) or item.is_type_of:
         return None
     grouped_field_set, new_defer_usages, _ = executor.collect_subfields(item, field_details_list)
     if new_defer_usages:
@@ -196,7 +213,15 @@ def _step(
     return (response_name, read, _LIST if is_list else _OBJECT, sub_plan, non_null, item_non_null, prefetch)
 
 
-def _complete(plan: _Plan, source: Any) -> dict[str, Any] | None:
+def _constant(value: Any) -> Callable[[Any], Any]:
+    return lambda _source: value
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def complete(plan: Plan, source: Any) -> dict[str, Any] | None:
     """The object's result, or None when any field needs graphql-core's own handling."""
     result: dict[str, Any] = {}
     try:
@@ -214,8 +239,25 @@ def _complete(plan: _Plan, source: Any) -> dict[str, Any] | None:
                 if coerced is None or coerced is Undefined:
                     return None
                 result[response_name] = coerced
+            elif kind is _LEAVES:
+                if not isinstance(value, list | tuple):
+                    return None
+                leaves: list[Any] = []
+                for item in value:
+                    if item is None:
+                        if item_non_null:
+                            return None
+                        leaves.append(None)
+                        continue
+                    if isinstance(item, Exception):
+                        return None
+                    coerced = how(item)
+                    if coerced is None or coerced is Undefined:
+                        return None
+                    leaves.append(coerced)
+                result[response_name] = leaves
             elif kind is _OBJECT:
-                completed = _complete(how, value)
+                completed = complete(how, value)
                 if completed is None:
                     return None
                 result[response_name] = completed
@@ -229,7 +271,7 @@ def _complete(plan: _Plan, source: Any) -> dict[str, Any] | None:
                             return None
                         items.append(None)
                         continue
-                    completed = _complete(how, item)
+                    completed = complete(how, item)
                     if completed is None:
                         return None
                     items.append(completed)

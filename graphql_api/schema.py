@@ -32,6 +32,7 @@ from .errors import GxrtcError
 from .executor import LeafFastExecutor
 from .i18n import Language, localize
 from .settings import Settings
+from .single_field import SingleFieldPlan, plan_operation
 from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, RoomEvent, TrackSource
 
 __all__ = ["GxrtcSchema", "Mutation", "Query", "Subscription", "build_schema", "schema"]
@@ -223,6 +224,7 @@ class _Checks:
         # Keyed by the query text, whose hash Python keeps: graphql-core hashes a
         # document by walking all of its nodes, on every lookup.
         self.prepare = functools.lru_cache(maxsize=1024)(self._prepare)
+        self.plan = functools.lru_cache(maxsize=1024)(self._plan)
 
     def _prepare(self, schema: graphql.GraphQLSchema, query: str) -> tuple[graphql.DocumentNode, list[GraphQLError]]:
         """The parsed document and its validation errors; raises GraphQLError on a syntax error."""
@@ -232,6 +234,11 @@ class _Checks:
             for error in errors:
                 BaseSchema.remove_field_suggestion(error)
         return document, errors
+
+    def _plan(self, schema: graphql.GraphQLSchema, query: str, operation_name: str | None) -> SingleFieldPlan | None:
+        """The one-field plan of a valid query's operation, or None."""
+        document, errors = self.prepare(schema, query)
+        return None if errors else plan_operation(schema, document, operation_name)
 
     def present(self, errors: list[GraphQLError], context: object) -> list[GraphQLError]:
         language: Language = context.language if isinstance(context, Context) else "en"
@@ -319,6 +326,12 @@ class GxrtcSchema(strawberry.Schema):
             raise InvalidOperationTypeError(operation_type)
         if errors:
             return ExecutionResult(data=None, errors=errors)
+        plan = checks.plan(self._schema, query, operation_name)
+        if plan is not None:
+            planned = await plan.execute(variable_values, context_value, root_value)
+            return ExecutionResult(
+                data=planned.data, errors=checks.present(planned.errors, context_value) if planned.errors else None
+            )
         result = graphql.execute(
             self._schema,
             document,

@@ -33,6 +33,7 @@ class Person:
     mood: Mood
     score: float | None = None
 
+    tags: list[str] = strawberry.field(default_factory=list)
     friends: list[Person] = strawberry.field(default_factory=list)
     best: Person | None = None
 
@@ -62,14 +63,18 @@ def person(name: str, **fields: Any) -> Person:
 
 
 KNOWN_BY_RESOLVER: list[str] = []
-PEOPLE = [person("ann", nick="a"), person("bob", mood=Mood.LOUD, score=1.5), person("cy", age=2**40)]
+PEOPLE = [
+    person("ann", nick="a", tags=["x", "y"]),
+    person("bob", mood=Mood.LOUD, score=1.5, tags=[]),
+    person("cy", age=2**40, tags=["z"]),
+]
 PEOPLE[0].friends = [PEOPLE[1], person("gus", nick="g")]
 PEOPLE[0].best = PEOPLE[1]
 PEOPLE[1].friends = [person(None)]  # type: ignore[arg-type]
 PEOPLE[0].__dict__["_known"] = [person("kim")]
 WITH_NULL_NAME = [person("dee"), person(None)]  # type: ignore[arg-type]
 BROKEN = [person("eve"), Broken.__new__(Broken)]
-BROKEN[1].__dict__.update(name="fay", nick=None, mood=Mood.CALM, score=None)
+BROKEN[1].__dict__.update(name="fay", nick=None, mood=Mood.CALM, score=None, tags=["ok", None])
 
 
 @strawberry.type
@@ -117,6 +122,9 @@ QUERIES = [
     "{ people { name known { name } } }",  # prefetched for ann only: the resolver for the others
     "{ people { __typename friends { __typename name } } }",
     "{ people { ... on Person { name } ...More } } fragment More on Person { mood }",
+    "{ people { name tags } }",  # lists of leaves
+    "{ broken { tags } }",
+    "{ first { friends { tags } } }",
 ]
 
 
@@ -135,13 +143,13 @@ def test_same_result_as_graphql_core(query: str) -> None:
 
 def test_the_short_path_is_taken_for_plain_leaves_only(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    complete = executor_module._complete
+    complete = executor_module.complete
 
     def counting(plan: Any, source: Any) -> Any:
         calls.append(getattr(source, "name", "?"))
         return complete(plan, source)
 
-    monkeypatch.setattr(executor_module, "_complete", counting)
+    monkeypatch.setattr(executor_module, "complete", counting)
     run("{ people { name mood } }", LeafFastExecutor)
     assert calls == ["ann", "bob", "cy"]
     calls.clear()
