@@ -163,6 +163,9 @@ def _ms(value: float) -> str:
     return f"{value:.2f}" if value < 10 else f"{value:.1f}"
 
 
+_READS = (("list_rooms", "list rooms"), ("get_participant", "get participant"))
+
+
 def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row], str]:
     rows: list[Row] = []
     full = max(config.workers)
@@ -288,18 +291,18 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
                 f"{m['idle']['total_rss_mb']:.0f} / {m['sampled_peak_total_rss_mb']:.0f}",
             )
         )
-    # On a shared machine other people's work competes for the same cores; this says how much it did.
-    noise = [
-        f"{w}w {mode} {results['tokens'][str(w)][mode]['cpu']['foreign_cores']:.2f}"
-        for w in config.workers
-        for mode in ("rest", "graphql")
+    # On a shared machine other people's work competes for the same cores: processes of this
+    # machine that are not ours, and the time the hypervisor gave our CPUs to other machines.
+    phases: list[tuple[str, dict[str, float]]] = [
+        (f"{w}w {mode}", results["tokens"][str(w)][mode]["cpu"]) for w in config.workers for mode in ("rest", "graphql")
     ]
-    for key, label in (("list_rooms", "list rooms"), ("get_participant", "get participant")):
-        if "reads" in results:
-            noise.append(f"{label} {results['reads'][key]['cpu']['foreign_cores']:.2f}")
+    if "reads" in results:
+        phases += [(label, results["reads"][key]["cpu"]) for key, label in _READS]
     if "fanout" in results:
-        noise.append(f"fan-out {results['fanout']['cpu']['foreign_cores']:.2f}")
-    return rows, "others' CPU during the runs (cores): " + ", ".join(noise)
+        phases.append(("fan-out", results["fanout"]["cpu"]))
+    others = ", ".join(f"{label} {cpu['foreign_cores']:.2f}" for label, cpu in phases)
+    stolen = ", ".join(f"{label} {cpu.get('stolen_cores', 0.0):.2f}" for label, cpu in phases)
+    return rows, f"others' CPU during the runs (cores): {others}\nCPU stolen by the hypervisor (cores): {stolen}"
 
 
 # -- scaling ------------------------------------------------------------------------------------------------
@@ -520,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
                 "token_rounds": config.token_rounds,
             },
             "workers": list(config.workers),
-            "uvicorn": "--loop uvloop --http httptools --no-access-log",
+            "server": "python -m graphql_api (uvicorn, asyncio loop, graphql_api.http protocol, no access log)",
             "read_rounds": config.read_rounds,
             "read_warmup": config.read_warmup,
             "fanout_runs": config.fanout_runs,

@@ -61,7 +61,7 @@ def machine(livekit_version: str = "") -> dict[str, Any]:
         "git_commit": _git("rev-parse", "--short", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "livekit_server": livekit_version,
-        "packages": {p: _version(p) for p in ("uvicorn", "fastapi", "strawberry-graphql", "livekit-api", "uvloop")},
+        "packages": {p: _version(p) for p in ("uvicorn", "httptools", "fastapi", "strawberry-graphql", "livekit-api")},
     }
 
 

@@ -140,27 +140,10 @@ class Service:
         log = tempfile.NamedTemporaryFile(prefix="gxrtc-bench-service-", suffix=".log", delete=False)  # noqa: SIM115
         self._log = log
         self.log_path = Path(log.name)
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "graphql_api.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(self.workers),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            # info, not warning: one "Application startup complete." per worker is how readiness is told.
-            "--log-level",
-            "info",
-        ]
+        # The service's own entry point, as `make run` and the test suite start it: the same
+        # server, event loop and protocol as in production.
+        env.update(GXRTC_HOST="127.0.0.1", GXRTC_PORT=str(self.port), GXRTC_WORKERS=str(self.workers))
+        command = [sys.executable, "-m", "graphql_api"]
         # If this process dies without cleaning up, the kernel stops uvicorn's supervisor (it then stops
         # its workers). The signal follows the forking thread; the benchmark starts services from main.
         setpriv = shutil.which("setpriv")
@@ -313,11 +296,12 @@ class RssSampler:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _machine_busy_ticks() -> int:
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, stolen): this machine's own work, and the time its hypervisor gave its CPUs to others."""
     with open("/proc/stat") as f:
         fields = [int(v) for v in f.readline().split()[1:]]
-    # user nice system idle iowait irq softirq steal ...: everything but idle and iowait.
-    return sum(fields[:8]) - fields[3] - fields[4]
+    # user nice system idle iowait irq softirq steal ...
+    return sum(fields[:7]) - fields[3] - fields[4], fields[7]
 
 
 def _pid_ticks(pid: int) -> int:
@@ -347,11 +331,11 @@ class CpuMeter:
         self._livekit_pid = livekit_pid
         self.result: dict[str, float] = {}
 
-    def _snapshot(self) -> tuple[float, int, dict[int, int], int, float]:
+    def _snapshot(self) -> tuple[float, tuple[int, int], dict[int, int], int, float]:
         pids = process_tree(self._service.pid)
         return (
             time.monotonic(),
-            _machine_busy_ticks(),
+            _machine_ticks(),
             {pid: _pid_ticks(pid) for pid in pids},
             _pid_ticks(self._livekit_pid) if self._livekit_pid else 0,
             _self_and_reaped_children_s(),
@@ -364,8 +348,8 @@ class CpuMeter:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        t0, busy0, service0, livekit0, own0 = self._start
-        t1, busy1, service1, livekit1, own1 = self._snapshot()
+        t0, (busy0, stolen0), service0, livekit0, own0 = self._start
+        t1, (busy1, stolen1), service1, livekit1, own1 = self._snapshot()
         wall = max(t1 - t0, 1e-9)
         service_s = sum(ticks - service0.get(pid, 0) for pid, ticks in service1.items()) / _TICK
         livekit_s = (livekit1 - livekit0) / _TICK
@@ -379,4 +363,7 @@ class CpuMeter:
             "livekit_cores": round(livekit_s / wall, 2),
             "loadgen_cores": round(loadgen_s / wall, 2),
             "foreign_cores": round(max(busy_s - service_s - livekit_s - loadgen_s, 0.0) / wall, 2),
+            # A shared host's noise that no process here shows: this VM was ready to run, the
+            # hypervisor ran someone else.
+            "stolen_cores": round((stolen1 - stolen0) / _TICK / wall, 2),
         }
