@@ -229,6 +229,8 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
                     label, "direct livekit-api p50 / p99 (ms)", f"{_ms(r['direct']['p50'])} / {_ms(r['direct']['p99'])}"
                 )
             )
+            if "hop" in r:
+                rows.append(Row(label, "a bare GET /healthz to the service p50 (ms)", f"{r['hop']['p50']:.3f}"))
             for face, limit in (("rest", 0.5), ("graphql", 1.0)):
                 o = r["overhead_ms"][face]
                 rows.append(
