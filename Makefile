@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 UV_VERSION := 0.13.8
 
-.PHONY: setup deps livekit redis run test unit lint schema schema-check bench
+.PHONY: setup deps livekit redis graphiql run test unit lint schema schema-check bench
 
-setup: deps livekit redis
+setup: deps livekit redis graphiql
 
 deps: $(VENV)/.synced
 
@@ -22,6 +22,10 @@ livekit:
 redis:
 	@dev/install-redis.sh >/dev/null
 
+# GraphiQL's scripts and styles for the dev page, from the npm registry, checked against their integrity hashes.
+graphiql: deps
+	@$(VENV)/bin/python dev/install_graphiql.py >/dev/null
+
 run: setup
 	dev/run.sh
 
@@ -34,7 +38,7 @@ unit: deps
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy graphql_api rest_compat tests bench
+	$(VENV)/bin/mypy graphql_api rest_compat tests bench dev/install_graphiql.py
 
 schema: deps
 	$(VENV)/bin/python -m graphql_api.export_schema > schema.graphql

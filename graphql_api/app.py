@@ -31,6 +31,7 @@ from .auth import Authenticator
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
 from .events import open_broker
 from .express import ErrorHandler, ExactRoutes
+from .graphiql import PREFIX, assets_app
 from .i18n import Language, negotiate, zh_for_status
 from .limits import Admission, BodyLimit, Gate
 from .livekit import LiveKit
@@ -277,6 +278,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         WebSocketRoute("/graphql", graphql),
         *rest_router.routes,
     ]
+    if dev:
+        assets = settings.cache_dir / "graphiql"
+        if not assets.is_dir():
+            log.warning("GraphiQL's scripts are not in %s: run `make setup` (the GraphiQL page will not load)", assets)
+        app.mount(PREFIX, assets_app(assets))
 
     @app.post("/webhooks/livekit", include_in_schema=False)
     async def livekit_webhook(request: Request) -> EnvelopeResponse:

@@ -6,12 +6,22 @@ LiveKit's own variables keep their usual names (``LIVEKIT_URL``,
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "default_cache_dir"]
+
+
+def default_cache_dir() -> Path:
+    """Where dev scripts keep what they fetch: `$GXRTC_CACHE_DIR`, else `$XDG_CACHE_HOME/gxrtc` or ~/.cache/gxrtc."""
+    explicit = os.environ.get("GXRTC_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gxrtc"
 
 
 class Settings(BaseSettings):
@@ -98,6 +108,10 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = Field(default=10, gt=0)
 
     env: Literal["dev", "production"] = "production"
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir,
+        description="Where `make setup` puts what it fetches; dev serves GraphiQL's scripts from its `graphiql/`.",
+    )
     token_ttl_seconds: int = Field(default=3600, gt=0, description="Lifetime of a join token when none is asked for.")
     token_max_ttl_seconds: int = Field(default=86400, gt=0, description="The longest token an admin or moderator gets.")
     token_user_max_ttl_seconds: int = Field(default=14400, gt=0, description="The longest token a plain user gets.")

@@ -29,6 +29,7 @@ from strawberry.types.graphql import OperationType
 
 from .context import Context
 from .errors import GxrtcError
+from .graphiql import local_page
 from .i18n import negotiate
 from .settings import Settings
 
@@ -102,6 +103,11 @@ class GraphQLView(GraphQL[Context, None]):
         except MissingQueryError as exc:
             raise HTTPException(400, "No GraphQL query found in the request") from exc
         return Response(self.encode_json(process_result(result)), media_type="application/json")
+
+    @property
+    def graphql_ide_html(self) -> str:
+        # Strawberry's page loads its scripts from unpkg.com; ours come from the service.
+        return local_page(super().graphql_ide_html)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
         headers = request.headers
