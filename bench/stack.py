@@ -110,7 +110,7 @@ def _cmdline(pid: int) -> str:
 
 @dataclass
 class Service:
-    """``uvicorn graphql_api.app:create_app --factory`` with ``workers`` processes on 127.0.0.1."""
+    """``python -m graphql_api`` (as ``make run`` starts it) with ``workers`` processes on 127.0.0.1."""
 
     settings: Mapping[str, str]
     workers: int = 1
