@@ -39,10 +39,9 @@ class Context(BaseContext):
 
     def __post_init__(self) -> None:
         super().__init__()
-        core = self.core
 
         async def load(rooms: Sequence[str]) -> list[list[models.ParticipantInfo]]:
-            return await resolvers.list_participants_of_rooms(core, rooms)
+            return await resolvers.list_participants_of_rooms(*await self.caller(), rooms)
 
         self.participants = DataLoader(load_fn=load)
 

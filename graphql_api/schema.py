@@ -50,7 +50,7 @@ class Query:
         # An overview: the listing and the whole fan-out in one step, both from the overview cache,
         # rather than a resolver and a loader future per room.
         rooms = await resolvers.list_rooms(core, principal, names, overview=True)
-        everyone = await resolvers.list_participants_of_rooms(core, [room.name for room in rooms])
+        everyone = await resolvers.list_participants_of_rooms(core, principal, [room.name for room in rooms])
         return [Room.from_proto(room).with_participants(p) for room, p in zip(rooms, everyone, strict=True)]
 
     @strawberry.field(description="One room by name; NOT_FOUND when there is no such room.")
