@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from inspect import isawaitable
 from typing import Any
@@ -16,7 +15,6 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.scalars import JSON
-from strawberry.schema.base import BaseSchema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.name_converter import NameConverter
@@ -28,16 +26,14 @@ from strawberry.utils.operation import get_operation_type
 
 from . import resolvers
 from .context import Context, Info
-from .errors import GxrtcError
 from .executor import LeafFastExecutor
-from .i18n import Language, localize
+from .i18n import Language
+from .presentation import present, without_suggestions
 from .settings import Settings
 from .single_field import SingleFieldPlan, plan_operation
 from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, RoomEvent, TrackSource
 
 __all__ = ["GxrtcSchema", "Mutation", "Query", "Subscription", "build_schema", "schema"]
-
-log = logging.getLogger(__name__)
 
 
 @strawberry.type
@@ -212,9 +208,8 @@ class _Checks:
     - Parse: at most `max_tokens` tokens, cached by query text.
     - Validate: the standard rules plus depth, aliases and (in production) no
       introspection; cached by document and rules.
-    - Errors: ours are shown (localized, with their code) and GraphQL's own
-      (syntax, validation, which have no original exception); anything else
-      is a bug, logged, and shown only as INTERNAL_SERVER_ERROR.
+    - Errors: see `presentation` (ours with their code, the caller's input
+      mistakes as BAD_USER_INPUT, bugs masked; no suggestions in production).
     """
 
     def __init__(self, *, max_tokens: int, rules: tuple[Any, ...], suggestions: bool) -> None:
@@ -232,7 +227,7 @@ class _Checks:
         errors = validate_document(schema, document, self._rules)
         if not self._suggestions:
             for error in errors:
-                BaseSchema.remove_field_suggestion(error)
+                without_suggestions(error)
         return document, errors
 
     def _plan(self, schema: graphql.GraphQLSchema, query: str, operation_name: str | None) -> SingleFieldPlan | None:
@@ -242,7 +237,7 @@ class _Checks:
 
     def present(self, errors: list[GraphQLError], context: object) -> list[GraphQLError]:
         language: Language = context.language if isinstance(context, Context) else "en"
-        return [_present(error, language) for error in errors]
+        return [present(error, language, suggestions=self._suggestions) for error in errors]
 
 
 class Guard(SchemaExtension):
@@ -267,7 +262,11 @@ class Guard(SchemaExtension):
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = self._checks.present(result.errors, self.execution_context.context)
+            # Validation's own errors are shown as they are, as over HTTP; the rest are execution's.
+            validation = {id(error) for error in self._errors}
+            executed = [error for error in result.errors if id(error) not in validation]
+            presented = iter(self._checks.present(executed, self.execution_context.context))
+            result.errors = [error if id(error) in validation else next(presented) for error in result.errors]
 
 
 class _NameConverter(NameConverter):
@@ -403,27 +402,6 @@ def _direct(field: Any, resolver: Any, info_class: type, names: NameConverter) -
         return function(source, **kwargs) if takes_self else function(**kwargs)
 
     return resolve
-
-
-def _present(error: GraphQLError, language: Language) -> GraphQLError:
-    original = error.original_error
-    if original is None:
-        return error
-    if isinstance(original, GxrtcError):
-        message = localize(original, language, {})
-        extensions: dict[str, Any] | None = original.extensions
-    else:
-        log.error("unexpected error in GraphQL resolver %s", error.path, exc_info=original)
-        message, extensions, original = "Unexpected error.", {"code": "INTERNAL_SERVER_ERROR"}, None
-    return GraphQLError(
-        message,
-        nodes=error.nodes,
-        source=error.source,
-        positions=error.positions,
-        path=error.path,
-        original_error=original,
-        extensions=extensions,
-    )
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
