@@ -1,9 +1,10 @@
 """LiveKit protobuf messages as the JSON the API document shows.
 
 Proto field names (snake_case), enums by name, every field present (zero
-values included, so clients need no defaults table), and 64-bit integers as
-JSON numbers (``creation_time``, ``joined_at``): protobuf's own JSON mapping
-would write those as strings, which is not what legacy clients parse.
+values included, so clients need no defaults table) except secrets (see
+`redaction`), and 64-bit integers as JSON numbers (``creation_time``,
+``joined_at``): protobuf's own JSON mapping would write those as strings,
+which is not what legacy clients parse.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
+
+from .redaction import SECRET_FIELDS
 
 __all__ = ["message_to_dict"]
 
@@ -35,7 +38,10 @@ def _convert(field: FieldDescriptor, value: Any) -> Any:
 
 def _plan(descriptor: Descriptor | Any) -> list[tuple[FieldDescriptor, str]]:
     plan: list[tuple[FieldDescriptor, str]] = []
+    secret = SECRET_FIELDS.get(descriptor.full_name, frozenset())
     for field in descriptor.fields:
+        if field.name in secret:
+            continue
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             shape = "map"
         elif field.is_repeated:
