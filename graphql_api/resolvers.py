@@ -38,7 +38,7 @@ from .permissions import merge_permission
 from .room_cache import FlightCache
 from .settings import Settings
 from .tokens import JoinToken, TokenMinter
-from .validation import check_count, check_name, check_text
+from .validation import check_count, check_name, check_text, check_unicode
 
 __all__ = [
     "Core",
@@ -331,6 +331,9 @@ def _check_attributes(attributes: Any, settings: Settings) -> dict[str, str]:
         raise InvalidParameter("attributes", 'must be a JSON object of strings, like {"nickname":"rick"}')
     if any(key == "" for key in attributes):
         raise InvalidParameter("attributes", "must not have an empty key")
+    for key, value in attributes.items():
+        check_unicode(key, "attributes")
+        check_unicode(value, "attributes")
     size = sum(len(key.encode()) + len(value.encode()) for key, value in attributes.items())
     if size > settings.max_attributes_bytes:
         raise InvalidParameter("attributes", f"must be at most {settings.max_attributes_bytes} bytes in all")

@@ -120,6 +120,14 @@ class GraphQLView(GraphQL[Context, None]):
         context.response = response  # type: ignore[assignment]
         return context
 
+    def parse_json(self, data: str | bytes) -> Any:
+        parsed = super().parse_json(data)
+        # A list is a batch, which Strawberry refuses in its own words; any other bare
+        # value (1, null, "x") would reach code that expects an object.
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "The GraphQL request must be a JSON object")
+        return parsed
+
     def decode_json(self, data: str | bytes) -> object:
         # orjson, several times faster than json; it refuses invalid UTF-8, lone
         # surrogates and nesting over 1,024 deep as invalid JSON (400), where json
