@@ -28,6 +28,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from .context import Context
+from .credential_expiry import ExpiringLegacyWSHandler, ExpiringTransportWSHandler
 from .errors import GxrtcError
 from .graphiql import local_page
 from .i18n import negotiate
@@ -40,6 +41,10 @@ _POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's plain ASGI app (FastAPI's router would solve dependencies for every request)."""
+
+    # Sockets close when their credential expires (see credential_expiry).
+    graphql_transport_ws_handler_class = ExpiringTransportWSHandler
+    graphql_ws_handler_class = ExpiringLegacyWSHandler
 
     def __init__(
         self, schema: BaseSchema, settings: Settings, refuse: Callable[[int, str], Response], **options: Any
