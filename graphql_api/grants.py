@@ -12,15 +12,16 @@ Taking a grant away is moderation, and not limited here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from google.protobuf.descriptor import FieldDescriptor
 from livekit.protocol import models
 
 from .auth import Principal, Role
 from .errors import Forbidden, InvalidParameter
+from .permissions import merge_permission
 from .settings import Settings
 
 __all__ = ["SOURCE_NAMES", "Ceiling", "ceiling", "require_grantable", "token_sources"]
@@ -75,19 +76,18 @@ def token_sources(
     return wanted
 
 
-def require_grantable(
-    principal: Principal,
-    settings: Settings,
-    before: models.ParticipantPermission,
-    after: models.ParticipantPermission,
-) -> None:
-    """Refuse a permission change that turns on what the caller could not have minted."""
+def require_grantable(principal: Principal, settings: Settings, patch: Mapping[str, Any]) -> None:
+    """Refuse a permission patch that turns on what the caller could not have minted.
+
+    Asked of the patch itself, before LiveKit is asked anything: setting a grant
+    beyond the role's ceiling is refused whatever the participant has now.
+    """
     limit = ceiling(principal, settings)
+    asked = merge_permission(models.ParticipantPermission(), patch)  # also checks the patch (400s)
     for switch in _SWITCHES:
-        if getattr(after, switch) and not getattr(before, switch) and switch not in limit.switches:
+        if getattr(asked, switch) and switch not in limit.switches:
             raise Forbidden(f"your role may not grant {switch}")
-    added = _publishable(after) - _publishable(before)
-    if not added <= limit.sources:
+    if "can_publish_sources" in patch and not _publishable(asked) <= limit.sources:
         raise Forbidden(f"your role may let participants publish only {sorted(limit.sources)}")
 
 

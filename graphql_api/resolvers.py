@@ -383,10 +383,9 @@ async def update_participant(
     async with audited(principal, "update_participant", room, identity, changed=changed):
         policy.require_moderator(principal, room)
         if permission is not None:
+            grants.require_grantable(principal, core.settings, permission)
             current = await _participant(core, room, identity)
-            merged = merge_permission(current.permission, permission)
-            grants.require_grantable(principal, core.settings, current.permission, merged)
-            request.permission.CopyFrom(merged)
+            request.permission.CopyFrom(merge_permission(current.permission, permission))
         try:
             updated = await core.livekit.update_participant(request)
         except NotFound:

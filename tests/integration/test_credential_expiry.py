@@ -56,7 +56,8 @@ async def test_a_socket_closes_when_its_jwt_expires(production: Service, lkapi: 
         SubscriptionClient(url, f"Bearer {token}") as expiring,
         SubscriptionClient(url, f"Bearer {ADMIN_KEY}") as lasting,
     ):
-        assert expiring.closed is not None and lasting.closed is not None
+        assert expiring.closed is not None
+        assert lasting.closed is not None
         first = await expiring.subscribe(query)
         assert (await expiring.next_event(first))[1]["kind"] == "SNAPSHOT"
         assert (await lasting.next_event(await lasting.subscribe(query)))[1]["kind"] == "SNAPSHOT"
