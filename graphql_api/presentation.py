@@ -42,7 +42,7 @@ def without_suggestions(error: GraphQLError) -> GraphQLError:
 
 
 def present(error: GraphQLError, language: Language, *, suggestions: bool) -> GraphQLError:
-    """What the client is shown for an error of execution (validation errors are shown as they are)."""
+    """What the client is shown for `error`; presenting an error twice changes nothing more."""
     original = error.original_error
     extensions: dict[str, Any] | None
     if isinstance(original, GxrtcError):
@@ -70,16 +70,15 @@ def present(error: GraphQLError, language: Language, *, suggestions: bool) -> Gr
 def _about_input(error: GraphQLError) -> bool:
     """Whether graphql-core refused the request's input while executing it.
 
-    Variables are coerced before any field runs, so their errors have no path.
-    An argument refused at run time (a variable with a default, sent as null to
-    a non-null argument) is graphql-core's GraphQLError located at the value it
-    refused; what a field returned is never such a node.
+    Either way graphql-core's own GraphQLError is the original error (validation
+    errors, shown as they are, have none). Variables are coerced before any
+    field runs, so their errors have no path. An argument refused at run time (a
+    variable with a default, sent as null to a non-null argument) is located at
+    the value it refused; what a field returned is never such a node.
     """
+    original = error.original_error
+    if not isinstance(original, GraphQLError):
+        return False
     if error.path is None:
         return True
-    original = error.original_error
-    return (
-        isinstance(original, GraphQLError)
-        and original.original_error is None
-        and any(isinstance(node, ValueNode) for node in original.nodes or ())
-    )
+    return original.original_error is None and any(isinstance(node, ValueNode) for node in original.nodes or ())

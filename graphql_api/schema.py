@@ -258,16 +258,6 @@ class Guard(SchemaExtension):
         self.execution_context.pre_execution_errors = self._errors
         yield
 
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            # Validation's own errors are shown as they are, as over HTTP; the rest are execution's.
-            validation = {id(error) for error in self._errors}
-            executed = [error for error in result.errors if id(error) not in validation]
-            presented = iter(self._checks.present(executed, self.execution_context.context))
-            result.errors = [error if id(error) in validation else next(presented) for error in result.errors]
-
 
 class _NameConverter(NameConverter):
     """Strawberry converts every argument's name to camelCase on every call; the names never change."""
@@ -298,6 +288,12 @@ class GxrtcSchema(strawberry.Schema):
         super().__init__(**options, extensions=[lambda: Guard(checks)])
         self._checks = checks
         _call_resolvers_directly(self)
+
+    def _process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # Strawberry's streaming paths (subscriptions, operations over a WebSocket) hand every
+        # error here before sending it: presented in place, as `execute` presents its own.
+        context = execution_context.context if execution_context is not None else None
+        errors[:] = self._checks.present(errors, context)
 
     async def execute(
         self,

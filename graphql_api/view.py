@@ -28,11 +28,11 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from .context import Context
-from .credential_expiry import ExpiringLegacyWSHandler, ExpiringTransportWSHandler
 from .errors import GxrtcError
 from .graphiql import local_page
 from .i18n import negotiate
 from .settings import Settings
+from .sockets import ExpiringLegacyWSHandler, ExpiringTransportWSHandler
 
 __all__ = ["GraphQLView"]
 
@@ -42,7 +42,7 @@ _POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's plain ASGI app (FastAPI's router would solve dependencies for every request)."""
 
-    # Sockets close when their credential expires (see credential_expiry).
+    # Malformed messages refused; sockets closed when their credential expires (see sockets).
     graphql_transport_ws_handler_class = ExpiringTransportWSHandler
     graphql_ws_handler_class = ExpiringLegacyWSHandler
 

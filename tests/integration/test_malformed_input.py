@@ -5,6 +5,7 @@ WebSocket, and no secret in any room object."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import websockets
 from livekit import api
 
 from tests.graphql_ws import SubscriptionClient
@@ -191,3 +193,47 @@ async def test_rooms_carry_no_secret_on_either_face(http: httpx.AsyncClient, lka
     deleted = (await http.delete(f"/api/v1/room/{ROOM}", headers=ADMIN)).json()
     assert "turn_password" not in json.dumps(deleted)
     assert created.turn_password not in json.dumps(deleted)
+
+
+WS_MESSAGES = [
+    "1",
+    "null",
+    '"x"',
+    "[]",
+    '{"type": "connection_init", "payload": 1}',
+    '{"type": "subscribe", "id": "1", "payload": 1}',
+    '{"type": "subscribe", "id": "1", "payload": {"query": 1}}',
+    '{"type": "subscribe", "id": "1", "payload": {"query": "subscription { roomEvents { kind } }", "variables": []}}',
+]
+
+
+@pytest.mark.parametrize("message", WS_MESSAGES)
+async def test_a_websocket_message_of_the_wrong_shape_closes_with_4400(production: Service, message: str) -> None:
+    before = len(error_lines(production))
+    url = production.base_url.replace("http", "ws", 1) + "/graphql"
+    async with websockets.connect(url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")]) as socket:
+        if '"subscribe"' in message:
+            init = {"type": "connection_init", "payload": {"Authorization": ADMIN["authorization"]}}
+            await socket.send(json.dumps(init))
+            assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send(message)
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(socket.recv(), 10)
+        assert socket.close_code == 4400, socket.close_reason
+    assert error_lines(production)[before:] == []
+
+
+async def test_variables_that_do_not_coerce_over_websocket_are_bad_user_input(production: Service) -> None:
+    before = len(error_lines(production))
+    url = production.base_url.replace("http", "ws", 1) + "/graphql"
+    answers = []
+    async with SubscriptionClient(url, ADMIN["authorization"]) as client:
+        for query, variables in (
+            ("subscription($r: String) { roomEvents(room: $r) { kind } }", {"r": 5}),
+            ("subscription($r: String!) { roomEvents(room: $r) { kind } }", {}),
+        ):
+            answers.append((await client.next(await client.subscribe(query, **variables))).payload)
+    for answer in answers:
+        assert answer["type"] == "error", answer
+        assert [error["extensions"]["code"] for error in answer["payload"]] == ["BAD_USER_INPUT"], answer
+    assert error_lines(production)[before:] == []

@@ -1,14 +1,19 @@
-"""A credential's expiry ends what it opened: subscription sockets close when their JWT expires.
+"""Strawberry's WebSocket protocol handlers, with what the service adds to both protocols.
 
-A socket authenticates once, in connection_init, and may stay open far longer
-than its JWT is valid; REST with the same JWT would answer 401 by then. So when
-the credential's `exp` (with the verifier's leeway) passes, the socket's
-operations are stopped and it is closed with 4403, the close code
-graphql-transport-ws gives a refused connection (and the one this service
-already uses for a bad credential in connection_init); the client reconnects
-with a fresh credential. A subscription asked for after expiry, should it come
-before the close, is refused by the context like any call (UNAUTHENTICATED).
-Both of Strawberry's WebSocket protocols get the same handling.
+**A message that is not a JSON object** (`1`, `null`, `[]`), or whose payload
+is not one (or a subscription's without a string query), closes the socket with
+4400, graphql-transport-ws's "bad request" (the legacy protocol answers as it
+does for other malformed messages), instead of failing inside Strawberry.
+
+**A credential's expiry ends what it opened.** A socket authenticates once, in
+connection_init, and may stay open far longer than its JWT is valid; REST with
+the same JWT would answer 401 by then. So when the credential's `exp` (with the
+verifier's leeway) passes, the socket's operations are stopped and it is closed
+with 4403, the close code graphql-transport-ws gives a refused connection (and
+the one this service already uses for a bad credential in connection_init); the
+client reconnects with a fresh credential. A subscription asked for after
+expiry, should it come before the close, is refused by the context like any
+call (UNAUTHENTICATED).
 """
 
 from __future__ import annotations
@@ -54,10 +59,33 @@ async def _stop(task: asyncio.Task[None] | None) -> None:
             await task
 
 
+def _well_formed(message: object) -> bool:
+    if not isinstance(message, dict):
+        return False
+    payload = message.get("payload")
+    if payload is None:
+        return True
+    if not isinstance(payload, dict):
+        return False
+    if message.get("type") in ("subscribe", "start"):
+        return (
+            isinstance(payload.get("query"), str)
+            and isinstance(payload.get("variables"), dict | None)
+            and isinstance(payload.get("operationName"), str | None)
+        )
+    return True
+
+
 class ExpiringTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, closed with 4403 when the credential of connection_init expires."""
 
     _expiry: asyncio.Task[None] | None = None
+
+    async def handle_message(self, message: Any) -> None:
+        if not _well_formed(message):
+            await self.handle_invalid_message("WebSocket message must be a JSON object, and its payload one too")
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
@@ -78,6 +106,13 @@ class ExpiringLegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     """The legacy graphql-ws protocol, closed the same way."""
 
     _expiry: asyncio.Task[None] | None = None
+
+    async def handle_message(self, message: Any) -> None:
+        if not _well_formed(message):
+            await self.send_message({"type": "connection_error"})
+            await self.websocket.close(code=4400, reason="WebSocket message must be a JSON object")
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: LegacyInitMessage) -> None:
         await super().handle_connection_init(message)
