@@ -1,8 +1,8 @@
 """LiveKit protobuf messages as the JSON the API document shows.
 
 Proto field names (snake_case), enums by name, every field present (zero
-values included, so clients need no defaults table) except secrets (see
-`redaction`), and 64-bit integers as JSON numbers (``creation_time``,
+values included, so clients need no defaults table; secrets, see `redaction`,
+always empty), and 64-bit integers as JSON numbers (``creation_time``,
 ``joined_at``): protobuf's own JSON mapping would write those as strings,
 which is not what legacy clients parse.
 """
@@ -41,8 +41,8 @@ def _plan(descriptor: Descriptor | Any) -> list[tuple[FieldDescriptor, str]]:
     secret = SECRET_FIELDS.get(descriptor.full_name, frozenset())
     for field in descriptor.fields:
         if field.name in secret:
-            continue
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            shape = "secret"
+        elif field.message_type is not None and field.message_type.GetOptions().map_entry:
             shape = "map"
         elif field.is_repeated:
             shape = "list"
@@ -72,6 +72,9 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         elif shape == "map":
             value_field = field.message_type.fields_by_name["value"]  # type: ignore[union-attr]
             out[field.name] = {key: _convert(value_field, item) for key, item in value.items()}
+        elif shape == "secret":
+            # The key stays (the document's examples show it), never the value.
+            out[field.name] = field.default_value
         elif message.HasField(field.name):
             out[field.name] = _convert(field, value)
     return out

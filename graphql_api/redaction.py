@@ -3,7 +3,8 @@
 LiveKit's Room carries `turn_password`, the credential its clients use for its
 TURN relay; every reader of a room would otherwise get it. The LiveKit adapter
 clears these fields as messages arrive, so no cache, event or answer holds
-them, and the REST shape leaves them out rather than showing an empty string.
+them; REST still writes their keys, always empty, because the API document's
+examples show them (GraphQL's Room has no such field).
 """
 
 from __future__ import annotations
