@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
@@ -52,6 +52,8 @@ class Principal:
     rooms: frozenset[str] = frozenset()
     """The rooms a moderator runs."""
     via: Literal["jwt", "api_key", "anonymous"] = "jwt"
+    expires_at: float | None = field(default=None, compare=False)
+    """When the credential stops being valid (Unix seconds, leeway included); None when it does not expire."""
 
     @property
     def is_admin(self) -> bool:
@@ -73,6 +75,9 @@ _MAX_CREDENTIAL: Final = 16384
 _ROLE_BY_NAME: Final = {role.value: role for role in Role}
 _SINGLE_ROLE: Final = {role.value: frozenset({role}) for role in Role}
 _PLAIN_USER: Final = _SINGLE_ROLE[Role.USER]
+
+_LATEST_EXPIRY: Final = 253_402_300_799
+"""The last second of the year 9999: an `exp` beyond it is no time a clock will reach."""
 
 _VERIFIED_MAX: Final = 10_000
 """Verified tokens remembered at once; the oldest is forgotten first."""
@@ -238,8 +243,12 @@ class Authenticator:
             log.debug("rejected a JWT: %s", type(exc).__name__)
             raise Unauthenticated(_jwt_message(exc)) from None
 
-        principal = self._principal(claims)
-        expires = int(claims["exp"]) + self._leeway  # PyJWT has checked it is an integer in the future.
+        exp = int(claims["exp"])  # PyJWT has checked it is an integer in the future.
+        if exp > _LATEST_EXPIRY:
+            log.debug("rejected a JWT: its exp is beyond any date")
+            raise Unauthenticated(_NOT_VALID)
+        expires = exp + self._leeway
+        principal = self._principal(claims, expires)
         if len(self._verified) >= _VERIFIED_MAX:
             del self._verified[next(iter(self._verified))]
         self._verified[token] = (principal, expires, min(expires, self._wall_clock() + _VERIFIED_SECONDS))
@@ -265,7 +274,7 @@ class Authenticator:
             raise Unauthenticated(_NOT_VALID)
         return key
 
-    def _principal(self, claims: Mapping[str, Any]) -> Principal:
+    def _principal(self, claims: Mapping[str, Any], expires: float) -> Principal:
         uid = claims["sub"]  # Required, and a string: PyJWT has checked both.
         if not uid:
             log.debug("rejected a JWT: its subject is empty")
@@ -275,6 +284,7 @@ class Authenticator:
             roles=_roles(claims.get(self._roles_claim)),
             rooms=_rooms(claims.get(self._rooms_claim)),
             via="jwt",
+            expires_at=expires,
         )
 
 

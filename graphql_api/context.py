@@ -9,6 +9,7 @@ UNAUTHENTICATED error on the fields that needed it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from strawberry.fastapi import BaseContext
 
 from . import resolvers
 from .auth import Principal
+from .errors import Unauthenticated
 from .i18n import Language
 from .resolvers import Core
 
@@ -39,17 +41,20 @@ class Context(BaseContext):
 
     def __post_init__(self) -> None:
         super().__init__()
-        core = self.core
 
         async def load(rooms: Sequence[str]) -> list[list[models.ParticipantInfo]]:
-            return await resolvers.list_participants_of_rooms(core, rooms)
+            return await resolvers.list_participants_of_rooms(*await self.caller(), rooms)
 
         self.participants = DataLoader(load_fn=load)
 
     async def principal(self) -> Principal:
-        if self._principal is None:
-            self._principal = await self.core.authenticator.authenticate(self.authorization)
-        return self._principal
+        principal = self._principal
+        if principal is None:
+            principal = self._principal = await self.core.authenticator.authenticate(self.authorization)
+        elif principal.expires_at is not None and time.time() >= principal.expires_at:
+            # A socket's context outlives its requests: its credential may have expired since.
+            raise Unauthenticated("the token has expired")
+        return principal
 
     async def caller(self) -> tuple[Core, Principal]:
         return self.core, await self.principal()

@@ -36,6 +36,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from .redaction import redact
 from .settings import Settings
 
 __all__ = ["Breaker", "LiveKit", "translate"]
@@ -235,10 +236,14 @@ class LiveKit:
     async def list_rooms(self, names: list[str] | None = None) -> list[models.Room]:
         request = room_proto.ListRoomsRequest(names=names or [])
         response = await self._call(lambda: self._client.room.list_rooms(request), idempotent=True)
+        for room in response.rooms:
+            redact(room)
         return list(response.rooms)
 
     async def create_room(self, request: room_proto.CreateRoomRequest) -> models.Room:
-        return await self._call(lambda: self._client.room.create_room(request))
+        room = await self._call(lambda: self._client.room.create_room(request))
+        redact(room)
+        return room
 
     async def delete_room(self, name: str) -> None:
         await self._call(lambda: self._client.room.delete_room(room_proto.DeleteRoomRequest(room=name)))

@@ -5,6 +5,12 @@
 - moderator: a user, plus creating, reading and deleting the rooms in its
   `rooms` claim and moderating their participants.
 - admin: everything, tokens for any uid included.
+
+Each decision has one function here, and every path to it asks that function:
+a room listing, a nested `Room.participants`, a single read and a subscription
+all ask `readable_rooms` (through `require_reader`), so no path can read what
+another refuses. A `rooms` claim means something only to a moderator.
+What a caller may grant (token claims, permission changes) is in `grants`.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from .auth import Principal, Role
 from .errors import Forbidden
 from .settings import Settings
 
-__all__ = ["may_read_all_rooms", "require_moderator", "require_reader", "require_token_for"]
+__all__ = ["readable_rooms", "require_moderator", "require_reader", "require_token_for", "token_ttl_ceiling"]
 
 
 def require_token_for(principal: Principal, identity: str) -> None:
@@ -27,12 +33,18 @@ def require_moderator(principal: Principal, room: str) -> None:
         raise Forbidden(f"you do not moderate room {room}")
 
 
-def may_read_all_rooms(principal: Principal, settings: Settings) -> bool:
-    return principal.is_admin or (settings.users_can_read and bool(principal.roles))
+def readable_rooms(principal: Principal, settings: Settings) -> frozenset[str] | None:
+    """The rooms the caller may read and follow; None means every room."""
+    if principal.is_admin or settings.users_can_read:
+        return None
+    if Role.MODERATOR in principal.roles:
+        return principal.rooms
+    return frozenset()
 
 
 def require_reader(principal: Principal, settings: Settings, room: str) -> None:
-    if may_read_all_rooms(principal, settings) or principal.moderates(room):
+    readable = readable_rooms(principal, settings)
+    if readable is None or room in readable:
         return
     raise Forbidden(f"you may not read room {room}")
 

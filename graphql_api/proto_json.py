@@ -1,9 +1,10 @@
 """LiveKit protobuf messages as the JSON the API document shows.
 
 Proto field names (snake_case), enums by name, every field present (zero
-values included, so clients need no defaults table), and 64-bit integers as
-JSON numbers (``creation_time``, ``joined_at``): protobuf's own JSON mapping
-would write those as strings, which is not what legacy clients parse.
+values included, so clients need no defaults table; secrets, see `redaction`,
+always empty), and 64-bit integers as JSON numbers (``creation_time``,
+``joined_at``): protobuf's own JSON mapping would write those as strings,
+which is not what legacy clients parse.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
+
+from .redaction import SECRET_FIELDS
 
 __all__ = ["message_to_dict"]
 
@@ -35,8 +38,11 @@ def _convert(field: FieldDescriptor, value: Any) -> Any:
 
 def _plan(descriptor: Descriptor | Any) -> list[tuple[FieldDescriptor, str]]:
     plan: list[tuple[FieldDescriptor, str]] = []
+    secret = SECRET_FIELDS.get(descriptor.full_name, frozenset())
     for field in descriptor.fields:
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        if field.name in secret:
+            shape = "secret"
+        elif field.message_type is not None and field.message_type.GetOptions().map_entry:
             shape = "map"
         elif field.is_repeated:
             shape = "list"
@@ -66,6 +72,9 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         elif shape == "map":
             value_field = field.message_type.fields_by_name["value"]  # type: ignore[union-attr]
             out[field.name] = {key: _convert(value_field, item) for key, item in value.items()}
+        elif shape == "secret":
+            # The key stays (the document's examples show it), never the value.
+            out[field.name] = field.default_value
         elif message.HasField(field.name):
             out[field.name] = _convert(field, value)
     return out

@@ -20,9 +20,9 @@ from typing import Any
 from livekit.protocol import models
 from livekit.protocol import room as room_proto
 
-from . import policy
+from . import grants, policy
 from .audit import audited
-from .auth import Authenticator, Principal, Role
+from .auth import Authenticator, Principal
 from .errors import (
     Conflict,
     Forbidden,
@@ -38,7 +38,7 @@ from .permissions import merge_permission
 from .room_cache import FlightCache
 from .settings import Settings
 from .tokens import JoinToken, TokenMinter
-from .validation import check_count, check_name, check_text
+from .validation import check_count, check_name, check_text, check_unicode
 
 __all__ = [
     "Core",
@@ -55,8 +55,6 @@ __all__ = [
     "room_events",
     "update_participant",
 ]
-
-_SOURCE_NAMES = ("camera", "microphone", "screen_share", "screen_share_audio")
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +101,9 @@ async def create_token(
     if name:
         name = check_name(name, "name")
     policy.require_token_for(principal, identity)
-    if hidden and not principal.is_admin:
-        raise Forbidden("only an admin may mint hidden participants")
+    sources = grants.token_sources(principal, core.settings, hidden=hidden, asked=can_publish_sources)
     ceiling = policy.token_ttl_ceiling(principal, core.settings)
     ttl = check_count(ttl_seconds, "ttl_seconds", minimum=1, maximum=ceiling)
-    sources = _publish_sources(core.settings, principal, can_publish_sources)
     return core.minter.mint(
         identity=identity,
         room=room,
@@ -116,24 +112,6 @@ async def create_token(
         can_publish_sources=sources,
         hidden=hidden,
     )
-
-
-def _publish_sources(settings: Settings, principal: Principal, asked: Sequence[str] | None) -> list[str] | None:
-    """The token's publish sources: what was asked for, within what the caller's role allows.
-
-    None means no restriction, which keeps the claims exactly the document's.
-    """
-    privileged = principal.is_admin or Role.MODERATOR in principal.roles
-    allowed = set(_SOURCE_NAMES) if privileged else set(settings.user_publish_sources)
-    if asked is None:
-        return None if allowed == set(_SOURCE_NAMES) else sorted(allowed)
-    wanted = [source.lower() for source in asked]
-    unknown = [source for source in wanted if source not in _SOURCE_NAMES]
-    if unknown:
-        raise InvalidParameter("can_publish_sources", f"has unknown sources {unknown}; use {list(_SOURCE_NAMES)}")
-    if not set(wanted) <= allowed:
-        raise Forbidden(f"your role may publish only {sorted(allowed)}")
-    return wanted
 
 
 # Rooms
@@ -160,8 +138,8 @@ async def create_room(
         request.max_participants = max_participants  # type: ignore[assignment]
     if metadata is not None:
         request.metadata = check_text(metadata, "metadata", core.settings.max_metadata_bytes)
-    policy.require_moderator(principal, name)
     async with audited(principal, "create_room", name):
+        policy.require_moderator(principal, name)
         room = await core.livekit.create_room(request)
     await _emit(core, principal, "room_started", name)
     return room
@@ -174,11 +152,12 @@ async def list_rooms(
     participants: from the overview cache, as fresh as their participants (see room_cache)."""
     if names is not None:
         names = [check_name(name, "names") for name in names]
-    if not policy.may_read_all_rooms(principal, core.settings):
-        if not principal.rooms:
+    readable = policy.readable_rooms(principal, core.settings)
+    if readable is not None:
+        if not readable:
             raise Forbidden("you may not list rooms")
         # A moderator sees the rooms it runs, and no others.
-        names = sorted(principal.rooms if names is None else principal.rooms.intersection(names))
+        names = sorted(readable if names is None else readable.intersection(names))
     if names is not None and not names:
         return []
     if overview:
@@ -202,8 +181,8 @@ async def _existing_room(core: Core, name: str) -> models.Room:
 
 async def delete_room(core: Core, principal: Principal, name: str | None) -> models.Room:
     name = check_name(name, "room")
-    policy.require_moderator(principal, name)
     async with audited(principal, "delete_room", name):
+        policy.require_moderator(principal, name)
         # LiveKit's DeleteRoom answers with nothing, and the document returns the
         # deleted room, so it is read first; that read is also what makes a
         # missing room a 404 rather than a silent success.
@@ -237,13 +216,18 @@ async def list_participants(core: Core, principal: Principal, room: str | None) 
     return participants
 
 
-async def list_participants_of_rooms(core: Core, rooms: Sequence[str]) -> list[list[models.ParticipantInfo]]:
+async def list_participants_of_rooms(
+    core: Core, principal: Principal, rooms: Sequence[str]
+) -> list[list[models.ParticipantInfo]]:
     """Participants of many rooms at once, concurrently within the fan-out bound, from the participant cache.
 
-    Only for rooms the caller was already allowed to list. They come from a
-    listing just made, so a room closed in between is simply empty rather
+    Each room is authorized like any read (so `Room.participants`, wherever its
+    room came from, asks the same policy as `participants(room)`). The rooms come
+    from a listing just made, so a room closed in between is simply empty rather
     than an error.
     """
+    for room in rooms:
+        policy.require_reader(principal, core.settings, room)
     return await core.participants.get_many(list(rooms))
 
 
@@ -266,8 +250,8 @@ async def _participant(core: Core, room: str, identity: str) -> models.Participa
 async def kick_participant(core: Core, principal: Principal, room: str | None, identity: str | None) -> None:
     room = check_name(room, "room")
     identity = check_name(identity, "identity")
-    policy.require_moderator(principal, room)
     async with audited(principal, "kick", room, identity):
+        policy.require_moderator(principal, room)
         try:
             await core.livekit.remove_participant(room, identity)
         except NotFound:
@@ -297,9 +281,9 @@ async def mute_participant(
     if track_sid is not None:
         check_name(track_sid, "track_sid")
     wanted = _source_number(source) if source is not None else models.TrackSource.MICROPHONE
-    policy.require_moderator(principal, room)
     action = "mute" if muted else "unmute"
     async with audited(principal, action, room, identity, track_sid=track_sid, source=source):
+        policy.require_moderator(principal, room)
         participant = await _participant(core, room, identity)
         if track_sid is not None:
             tracks = [track for track in participant.tracks if track.sid == track_sid]
@@ -347,6 +331,9 @@ def _check_attributes(attributes: Any, settings: Settings) -> dict[str, str]:
         raise InvalidParameter("attributes", 'must be a JSON object of strings, like {"nickname":"rick"}')
     if any(key == "" for key in attributes):
         raise InvalidParameter("attributes", "must not have an empty key")
+    for key, value in attributes.items():
+        check_unicode(key, "attributes")
+        check_unicode(value, "attributes")
     size = sum(len(key.encode()) + len(value.encode()) for key, value in attributes.items())
     if size > settings.max_attributes_bytes:
         raise InvalidParameter("attributes", f"must be at most {settings.max_attributes_bytes} bytes in all")
@@ -383,7 +370,6 @@ async def update_participant(
         request.name = check_name(name, "name")
     if permission is not None and not isinstance(permission, Mapping):
         raise InvalidParameter("permission", "must be a JSON object")
-    policy.require_moderator(principal, room)
     changed = sorted(
         key
         for key, value in (
@@ -395,7 +381,9 @@ async def update_participant(
         if value is not None
     )
     async with audited(principal, "update_participant", room, identity, changed=changed):
+        policy.require_moderator(principal, room)
         if permission is not None:
+            grants.require_grantable(principal, core.settings, permission)
             current = await _participant(core, room, identity)
             request.permission.CopyFrom(merge_permission(current.permission, permission))
         try:
@@ -453,7 +441,7 @@ async def room_events(core: Core, principal: Principal, room: str | None) -> Asy
     first, so the client's picture is whole again.
     """
     if room is None:
-        if not policy.may_read_all_rooms(principal, core.settings):
+        if policy.readable_rooms(principal, core.settings) is not None:
             raise Forbidden("only an admin may follow every room")
     else:
         room = check_name(room, "room")

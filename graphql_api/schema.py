@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from inspect import isawaitable
 from typing import Any
@@ -16,7 +15,6 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.scalars import JSON
-from strawberry.schema.base import BaseSchema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.name_converter import NameConverter
@@ -28,16 +26,14 @@ from strawberry.utils.operation import get_operation_type
 
 from . import resolvers
 from .context import Context, Info
-from .errors import GxrtcError
 from .executor import LeafFastExecutor
-from .i18n import Language, localize
+from .i18n import Language
+from .presentation import present, without_suggestions
 from .settings import Settings
 from .single_field import SingleFieldPlan, plan_operation
 from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, RoomEvent, TrackSource
 
 __all__ = ["GxrtcSchema", "Mutation", "Query", "Subscription", "build_schema", "schema"]
-
-log = logging.getLogger(__name__)
 
 
 @strawberry.type
@@ -50,7 +46,7 @@ class Query:
         # An overview: the listing and the whole fan-out in one step, both from the overview cache,
         # rather than a resolver and a loader future per room.
         rooms = await resolvers.list_rooms(core, principal, names, overview=True)
-        everyone = await resolvers.list_participants_of_rooms(core, [room.name for room in rooms])
+        everyone = await resolvers.list_participants_of_rooms(core, principal, [room.name for room in rooms])
         return [Room.from_proto(room).with_participants(p) for room, p in zip(rooms, everyone, strict=True)]
 
     @strawberry.field(description="One room by name; NOT_FOUND when there is no such room.")
@@ -212,9 +208,8 @@ class _Checks:
     - Parse: at most `max_tokens` tokens, cached by query text.
     - Validate: the standard rules plus depth, aliases and (in production) no
       introspection; cached by document and rules.
-    - Errors: ours are shown (localized, with their code) and GraphQL's own
-      (syntax, validation, which have no original exception); anything else
-      is a bug, logged, and shown only as INTERNAL_SERVER_ERROR.
+    - Errors: see `presentation` (ours with their code, the caller's input
+      mistakes as BAD_USER_INPUT, bugs masked; no suggestions in production).
     """
 
     def __init__(self, *, max_tokens: int, rules: tuple[Any, ...], suggestions: bool) -> None:
@@ -232,7 +227,7 @@ class _Checks:
         errors = validate_document(schema, document, self._rules)
         if not self._suggestions:
             for error in errors:
-                BaseSchema.remove_field_suggestion(error)
+                without_suggestions(error)
         return document, errors
 
     def _plan(self, schema: graphql.GraphQLSchema, query: str, operation_name: str | None) -> SingleFieldPlan | None:
@@ -242,7 +237,7 @@ class _Checks:
 
     def present(self, errors: list[GraphQLError], context: object) -> list[GraphQLError]:
         language: Language = context.language if isinstance(context, Context) else "en"
-        return [_present(error, language) for error in errors]
+        return [present(error, language, suggestions=self._suggestions) for error in errors]
 
 
 class Guard(SchemaExtension):
@@ -262,12 +257,6 @@ class Guard(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         self.execution_context.pre_execution_errors = self._errors
         yield
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = self._checks.present(result.errors, self.execution_context.context)
 
 
 class _NameConverter(NameConverter):
@@ -299,6 +288,12 @@ class GxrtcSchema(strawberry.Schema):
         super().__init__(**options, extensions=[lambda: Guard(checks)])
         self._checks = checks
         _call_resolvers_directly(self)
+
+    def _process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # Strawberry's streaming paths (subscriptions, operations over a WebSocket) hand every
+        # error here before sending it: presented in place, as `execute` presents its own.
+        context = execution_context.context if execution_context is not None else None
+        errors[:] = self._checks.present(errors, context)
 
     async def execute(
         self,
@@ -403,27 +398,6 @@ def _direct(field: Any, resolver: Any, info_class: type, names: NameConverter) -
         return function(source, **kwargs) if takes_self else function(**kwargs)
 
     return resolve
-
-
-def _present(error: GraphQLError, language: Language) -> GraphQLError:
-    original = error.original_error
-    if original is None:
-        return error
-    if isinstance(original, GxrtcError):
-        message = localize(original, language, {})
-        extensions: dict[str, Any] | None = original.extensions
-    else:
-        log.error("unexpected error in GraphQL resolver %s", error.path, exc_info=original)
-        message, extensions, original = "Unexpected error.", {"code": "INTERNAL_SERVER_ERROR"}, None
-    return GraphQLError(
-        message,
-        nodes=error.nodes,
-        source=error.source,
-        positions=error.positions,
-        path=error.path,
-        original_error=original,
-        extensions=extensions,
-    )
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

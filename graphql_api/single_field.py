@@ -128,6 +128,14 @@ class SingleFieldPlan:
         self.variables = tuple(_variable(schema, definition) for definition in operation.variable_definitions or ())
         declared = {variable.name for variable in self.variables}
         self.arguments = tuple(_argument(name, argument, node, declared) for name, argument in field.args.items())
+        nullable = {variable.name for variable in self.variables if not variable.non_null}
+        # A nullable variable (with a default) in a non-null argument: a null sent for it
+        # is graphql-core's to refuse, before the resolver runs.
+        self.must_not_be_null = frozenset(
+            variable
+            for (_, variable, _), argument in zip(self.arguments, field.args.values(), strict=True)
+            if variable in nullable and isinstance(argument.type, GraphQLNonNull)
+        )
         collector = _StaticFields(schema)
         step = make_step(collector, self.response_name, _first, False, field.type, [FieldDetails(node, None)])
         if step is None:
@@ -147,7 +155,10 @@ class SingleFieldPlan:
                 if value is not Undefined:
                     kwargs[name] = value
             elif variable in coerced:
-                kwargs[name] = coerced[variable]
+                value = coerced[variable]
+                if value is None and variable in self.must_not_be_null:
+                    return await self._graphql_core(raw_variables, context_value, root_value, None)
+                kwargs[name] = value
             else:
                 # Omitted nullable variable: graphql-core's default handling decides.
                 return await self._graphql_core(raw_variables, context_value, root_value, None)

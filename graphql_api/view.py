@@ -32,6 +32,7 @@ from .errors import GxrtcError
 from .graphiql import local_page
 from .i18n import negotiate
 from .settings import Settings
+from .sockets import ExpiringLegacyWSHandler, ExpiringTransportWSHandler
 
 __all__ = ["GraphQLView"]
 
@@ -40,6 +41,10 @@ _POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's plain ASGI app (FastAPI's router would solve dependencies for every request)."""
+
+    # Malformed messages refused; sockets closed when their credential expires (see sockets).
+    graphql_transport_ws_handler_class = ExpiringTransportWSHandler
+    graphql_ws_handler_class = ExpiringLegacyWSHandler
 
     def __init__(
         self, schema: BaseSchema, settings: Settings, refuse: Callable[[int, str], Response], **options: Any
@@ -119,6 +124,14 @@ class GraphQLView(GraphQL[Context, None]):
         context.request = request
         context.response = response  # type: ignore[assignment]
         return context
+
+    def parse_json(self, data: str | bytes) -> Any:
+        parsed = super().parse_json(data)
+        # A list is a batch, which Strawberry refuses in its own words; any other bare
+        # value (1, null, "x") would reach code that expects an object.
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "The GraphQL request must be a JSON object")
+        return parsed
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson, several times faster than json; it refuses invalid UTF-8, lone

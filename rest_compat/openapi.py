@@ -3,7 +3,7 @@
 The routes read their own bodies (form, multipart or JSON alike), so FastAPI
 cannot infer them; this module says what they take and answer, and generates
 JSON Schemas for Room and ParticipantInfo from LiveKit's protobuf descriptors,
-so the description cannot drift from what `message_to_dict` writes.
+so the description cannot drift from what `message_to_dict` writes (secrets always empty).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from livekit.protocol import models
+
+from graphql_api.redaction import SECRET_FIELDS
 
 __all__ = ["ATTRIBUTES", "COMPONENTS", "NAME", "PARTICIPANT", "PERMISSION", "ROOM", "body", "responses"]
 
@@ -58,6 +60,8 @@ def _message_schema(descriptor: Descriptor | Any, components: dict[str, Any]) ->
         return name
     components[name] = {}  # a placeholder first, so recursive messages terminate
     properties = {field.name: _field_schema(field, components) for field in descriptor.fields}
+    for secret in SECRET_FIELDS.get(descriptor.full_name, ()):
+        properties[secret] = {**properties[secret], "description": "Always empty: a secret of LiveKit's."}
     always = [field.name for field in descriptor.fields if field.is_repeated or not field.has_presence]
     components[name] = {"type": "object", "properties": properties, "required": always}
     return name

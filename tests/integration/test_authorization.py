@@ -77,6 +77,8 @@ def callers() -> list[Caller]:
         Caller("anonymous", None),
         Caller("user A", f"Bearer {idp_token('alice', ['user'])}", "alice", "user"),
         Caller("user B", f"Bearer {idp_token('bob', [])}", "bob", "user"),
+        # A rooms claim means something to moderators only.
+        Caller("user with a rooms claim", f"Bearer {idp_token('carol', ['user'], [ROOM_X, ROOM_Y])}", "carol", "user"),
         Caller("moderator of X", f"Bearer {idp_token('mx', ['moderator'], [ROOM_X])}", "mx", "moderator-x"),
         Caller("moderator of Y", f"Bearer {idp_token('my', ['moderator'], [ROOM_Y])}", "my", "moderator-y"),
         Caller("admin JWT", f"Bearer {idp_token('root', ['admin'])}", "root", "admin"),
@@ -150,7 +152,14 @@ OPERATIONS = [
         "{ rooms { name } }",
         frozenset({"moderator-x", "moderator-y", "admin"}),
     ),
+    Operation(
+        "list rooms with participants",
+        None,
+        "{ rooms { participants { identity } } }",
+        frozenset({"moderator-x", "moderator-y", "admin"}),
+    ),
     Operation("get room", None, '{ room(name: "@X") { name } }', X_MODERATORS),
+    Operation("get room with participants", None, '{ room(name: "@X") { participants { identity } } }', X_MODERATORS),
     Operation(
         "delete room",
         ("DELETE", f"/api/v1/room/{ROOM_X}", {}),
@@ -200,6 +209,25 @@ OPERATIONS = [
         " { identity } }",
         X_MODERATORS,
     ),
+    # Self-escalation: what no moderator could mint, asked for its own uid (admins then find nobody).
+    *(
+        Operation(
+            f"grant itself {grant}",
+            (
+                "POST",
+                f"/api/v1/room/{ROOM_X}/participant/{{uid}}/{path}",
+                {"permission": json.dumps({grant: True})},
+            ),
+            'mutation { updateParticipantPermissions(room: "@X", identity: "{uid}",'
+            f" permission: {{{camel}: true}}) {{ identity }} }}",
+            frozenset({"admin"}),
+        )
+        for grant, camel, path in (
+            ("hidden", "hidden", "permissions"),
+            ("can_update_metadata", "canUpdateMetadata", "info"),
+            ("can_subscribe_metrics", "canSubscribeMetrics", "permissions"),
+        )
+    ),
 ]
 
 
@@ -236,6 +264,7 @@ def expected_status(caller: Caller, operation: Operation, success: int) -> int:
 
 # Allowed calls on the ghost participant pass authorization and then find nobody.
 SUCCESS = {"get participant": 404, "kick": 404, "mute": 404, "unmute": 404, "info": 404, "permissions": 404}
+SUCCESS.update({f"grant itself {grant}": 404 for grant in ("hidden", "can_update_metadata", "can_subscribe_metrics")})
 
 
 REST_OPERATIONS = [operation for operation in OPERATIONS if operation.rest is not None]
@@ -248,6 +277,7 @@ async def test_rest_matrix(secured: Service, rooms_ready: None, caller: Caller, 
     method, path, form = operation.rest
     headers = {"authorization": caller.authorization} if caller.authorization else {}
     data = {key: value.replace("{uid}", caller.uid or "someone") for key, value in form.items()}
+    path = path.replace("{uid}", caller.uid or "someone")
     async with httpx.AsyncClient(base_url=secured.base_url, timeout=15) as client:
         response = await client.request(method, path, data=data or None, headers=headers)
     want = expected_status(caller, operation, SUCCESS.get(operation.name, 200))

@@ -154,6 +154,9 @@ PLANNED: list[tuple[str, dict[str, Any] | None]] = [
     ("mutation($c: String!, $s: Int!) { book(code: $c, seats: $s) { code seats } }", {"c": "I", "s": 4}),
     ("mutation($c: String!, $s: Int!) { book(code: $c, seats: $s) { code seats } }", {"c": "I", "s": "four"}),
     ('mutation { bookOrFail(code: "J") { code } }', None),
+    # A null for a nullable variable with a default, in a non-null argument: refused before the resolver runs.
+    ("query($c: String!, $s: Int = 5) { ticket(code: $c, seats: $s) { seats } }", {"c": "A", "s": None}),
+    ("mutation($c: String!, $s: Int = 1) { book(code: $c, seats: $s) { code seats } }", {"c": "K", "s": None}),
 ]
 NOT_PLANNED = [
     '{ ticket(code: "A") { code } maybe(code: "B") { code } }',  # two root fields
