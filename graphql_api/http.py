@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol, sending each response's head and body in one write.
+"""uvicorn's httptools protocol: each response's head and body in one write, and a deadline on request heads.
 
 uvicorn writes the status line and headers as soon as the app starts its
 response, and the body in a second write: two system calls and two TCP
@@ -6,6 +6,14 @@ segments for every small JSON answer, each woken up and acknowledged on its
 own by the client's kernel. Held back until the first body bytes (or the end
 of the response, or the connection's close), the head goes out with the body.
 The bytes on the wire are the same; only their grouping changes.
+
+uvicorn bounds how long a connection may idle between requests, but not how
+long one may take to send a request's head: a client could open connections
+and send nothing, or a head a byte at a time, for as long as it liked. Here a
+head must be complete within `GXRTC_HEADER_TIMEOUT_SECONDS` of the
+connection's opening or of the request's first byte, or the connection is
+closed. One timer per connection, re-armed only when it fires, so a busy
+keep-alive connection does not pay for a timer per request.
 
 Selected with `--http graphql_api.http:HttpToolsProtocol`, as `python -m
 graphql_api` does.
@@ -15,6 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
+import os
 import socket
 from typing import Any
 
@@ -23,6 +34,17 @@ from uvicorn.protocols.http import httptools_impl
 __all__ = ["HttpToolsProtocol"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+HEADER_TIMEOUT_VARIABLE = "GXRTC_HEADER_TIMEOUT_SECONDS"
+"""Read from the environment: uvicorn makes the protocol in each worker, where no settings object reaches."""
+_DEFAULT_HEADER_TIMEOUT = 10.0
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _header_timeout() -> float:
+    return float(os.environ.get(HEADER_TIMEOUT_VARIABLE) or _DEFAULT_HEADER_TIMEOUT)
 
 
 class _HeadWithBody:
@@ -64,6 +86,12 @@ class _HeadWithBody:
 
 
 class HttpToolsProtocol(httptools_impl.HttpToolsProtocol):
+    _head_started: float | None = None
+    """When the head now being read began (its connection's opening, or its first byte); None between heads."""
+    _head_timer: asyncio.TimerHandle | None = None
+    heads_overdue = 0
+    """Connections closed for a head that did not arrive in time, in this process."""
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # asyncio turns Nagle off only for sockets it knows to be TCP; a listening socket
         # handed down by uvicorn's supervisor (several workers) comes with protocol 0, and
@@ -73,8 +101,40 @@ class HttpToolsProtocol(httptools_impl.HttpToolsProtocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+        self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_started = None
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._await_head()
+
+    def _await_head(self) -> None:
+        self._head_started = self.loop.time()
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(_header_timeout(), self._check_head)
+
+    def _check_head(self) -> None:
+        self._head_timer = None
+        started = self._head_started
+        if started is None:
+            return
+        overdue_in = started + _header_timeout() - self.loop.time()
+        if overdue_in > 0:  # a later head than the one the timer was set for
+            self._head_timer = self.loop.call_later(overdue_in, self._check_head)
+            return
+        if not self.transport.is_closing():
+            HttpToolsProtocol.heads_overdue += 1
+            log.debug("closed a connection whose request head took too long (%d so far)", self.heads_overdue)
+            self.transport.close()
 
     def on_headers_complete(self) -> None:
+        self._head_started = None
         super().on_headers_complete()
         cycle = self.cycle
         # The cycle's task is created (or queued behind a pipelined one) but has not run: every
