@@ -264,6 +264,10 @@ class _Checks:
         return [_present(error, language) for error in errors]
 
 
+_STAND_IN = graphql.parse("subscription { __typename }")
+"""The document of an operation refused before parsing, or that did not parse: never executed."""
+
+
 class Guard(SchemaExtension):
     """`_Checks` for subscriptions, which only run through Strawberry's extension hooks."""
 
@@ -275,7 +279,12 @@ class Guard(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         assert context.query is not None
-        context.graphql_document, self._errors = self._checks.prepare(context.schema._schema, context.query)
+        try:
+            context.graphql_document, self._errors = self._checks.prepare(context.schema._schema, context.query)
+        except GraphQLError as error:
+            # Raised from this hook it would escape Strawberry's own handling (a traceback, and the
+            # operation completes without a word); a stand-in document takes it to validation instead.
+            context.graphql_document, self._errors = _STAND_IN, [error]
         yield
 
     def on_validate(self) -> Iterator[None]:
