@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
+from graphql_api.schema import GxrtcSchema, build_schema
+from graphql_api.settings import Settings
 from graphql_api.weighed_cache import WeighedCache
 
 
@@ -63,3 +66,13 @@ def test_exceptions_are_not_cached() -> None:
             cache("k")
     assert calls == 2
     assert len(cache) == 0
+
+
+def test_the_schemas_parse_cache_keeps_a_bounded_length_of_query_text() -> None:
+    schema = build_schema(Settings(livekit_api_key="k", livekit_api_secret=SecretStr("s" * 32)))
+    assert isinstance(schema, GxrtcSchema)
+    checks = schema._checks
+    for index in range(100):
+        checks.prepare(schema._schema, f"query Q{index} {{ rooms {{ name }} }}\n#" + "x" * 30_000)
+    assert checks._prepared.weight <= 256 * 1024
+    assert len(checks._prepared) < 10
