@@ -6,7 +6,7 @@ import os
 
 import uvicorn
 
-from .http import HEADER_TIMEOUT_VARIABLE
+from .http import CONNECTIONS_PER_CLIENT_VARIABLE, HEADER_TIMEOUT_VARIABLE
 from .settings import Settings
 
 
@@ -14,6 +14,7 @@ def main() -> None:
     settings = Settings()  # type: ignore[call-arg]
     # For the protocol in every worker, whether the setting came from the environment or a .env file.
     os.environ[HEADER_TIMEOUT_VARIABLE] = str(settings.header_timeout_seconds)
+    os.environ[CONNECTIONS_PER_CLIENT_VARIABLE] = str(settings.max_connections_per_client)
     uvicorn.run(
         "graphql_api.app:create_app",
         factory=True,

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     max_in_flight_per_client: int = Field(
         default=256, gt=0, description="Requests in progress at once from one client address before its next get 429."
     )
+    max_connections_per_client: int = Field(
+        default=256,
+        gt=0,
+        description="Connections one client address may hold open at once; proxies in FORWARDED_ALLOW_IPS are exempt.",
+    )
     header_timeout_seconds: float = Field(
         default=10.0,
         gt=0,

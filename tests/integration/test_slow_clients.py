@@ -37,6 +37,7 @@ ADMIN = {"authorization": f"Bearer {ADMIN_KEY}", "accept-language": "en"}
 ATTACK_SOCKETS = 520
 ROUNDS = 6
 REQUESTS_PER_ROUND = 60
+SHARE = 20
 
 
 def _raise_file_limit(wanted: int) -> None:
@@ -216,3 +217,32 @@ async def test_uploads_given_up_by_their_clients_are_counted_not_logged_as_error
     assert "uploads given up by their clients" in log, impatient.log_tail()
     lines = [line for line in log.splitlines() if "uploads given up by their clients" in line]
     assert len(lines) <= 2, lines  # one line at most every 10 s, with the count so far
+
+
+async def test_one_address_cannot_hold_every_connection(livekit_server: LiveKitServer) -> None:
+    # 127.0.0.1 is not a trusted proxy here, so its connections count as one client's.
+    settings = service_settings(
+        livekit_server, FORWARDED_ALLOW_IPS="192.0.2.1", GXRTC_MAX_CONNECTIONS_PER_CLIENT=str(SHARE)
+    )
+    with run_service(settings) as service:
+        opened = [await asyncio.open_connection("127.0.0.1", _port(service)) for _ in range(SHARE + 5)]
+        try:
+
+            async def closed_at_once(reader: asyncio.StreamReader) -> bool:
+                try:
+                    return await asyncio.wait_for(reader.read(), 1.0) == b""
+                except TimeoutError:
+                    return False
+
+            outcomes = await asyncio.gather(*(closed_at_once(reader) for reader, _ in opened))
+            assert outcomes == [False] * SHARE + [True] * 5
+            async with httpx.AsyncClient(base_url=service.base_url, timeout=5) as client:
+                with pytest.raises(httpx.TransportError):
+                    await client.get("/healthz")
+                for _, writer in opened[:2]:
+                    writer.close()
+                await asyncio.sleep(0.3)
+                assert (await client.get("/healthz")).status_code == 200
+        finally:
+            for _, writer in opened:
+                writer.close()
