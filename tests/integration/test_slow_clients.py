@@ -35,8 +35,8 @@ pytestmark = pytest.mark.integration
 ADMIN_KEY = "slow-clients-admin-key-0123456789abcdef012345"
 ADMIN = {"authorization": f"Bearer {ADMIN_KEY}", "accept-language": "en"}
 ATTACK_SOCKETS = 520
-ROUNDS = 6
-REQUESTS_PER_ROUND = 60
+ROUNDS = 8
+REQUESTS_PER_ROUND = 80
 SHARE = 20
 
 
