@@ -183,11 +183,11 @@ class Authenticator:
         if client is None or not authorization:
             return await self._authenticate(authorization)
         keys = brake_keys(authorization, client)
-        self.brake.check(keys)
+        await self.brake.check(keys)
         try:
             return await self._authenticate(authorization)
         except Unauthenticated:
-            self.brake.failed(keys)
+            await self.brake.failed(keys)
             raise
 
     async def _authenticate(self, authorization: str | None) -> Principal:

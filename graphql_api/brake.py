@@ -41,10 +41,12 @@ _MAX_KEYS: Final = 100_000
 
 
 class Brake(Protocol):
-    def check(self, keys: Sequence[str]) -> None:
+    """Asynchronous, so that an implementation may keep its counts elsewhere (Redis, for every worker)."""
+
+    async def check(self, keys: Sequence[str]) -> None:
         """Raises TooManyRequests if any of `keys` has used up its allowance."""
 
-    def failed(self, keys: Sequence[str]) -> None:
+    async def failed(self, keys: Sequence[str]) -> None:
         """Counts one failed authentication against each of `keys`."""
 
 
@@ -72,7 +74,7 @@ class LocalBrake:
         self._levels: dict[str, tuple[float, float]] = {}
         """Per key: failures not yet drained, and when that was computed."""
 
-    def check(self, keys: Sequence[str]) -> None:
+    async def check(self, keys: Sequence[str]) -> None:
         if not self._levels:  # the usual case: nobody has failed lately
             return
         now = self._clock()
@@ -85,7 +87,7 @@ class LocalBrake:
                 f"too many failed authentications, try again in {retry_after} s", retry_after=retry_after
             )
 
-    def failed(self, keys: Sequence[str]) -> None:
+    async def failed(self, keys: Sequence[str]) -> None:
         now = self._clock()
         levels = self._levels
         for key in keys:

@@ -21,49 +21,49 @@ class Clock:
         return self.now
 
 
-def test_an_allowance_is_used_up_then_refills_one_failure_at_a_time() -> None:
+async def test_an_allowance_is_used_up_then_refills_one_failure_at_a_time() -> None:
     clock = Clock()
     brake = LocalBrake(failures=10, window_seconds=60, clock=clock)
     keys = ("address:a",)
     for _ in range(10):
-        brake.check(keys)
-        brake.failed(keys)
+        await brake.check(keys)
+        await brake.failed(keys)
     with pytest.raises(TooManyRequests) as braked:
-        brake.check(keys)
+        await brake.check(keys)
     assert braked.value.retry_after == 6  # one failure's worth refills in 60 / 10 s
     clock.now += 5.9
     with pytest.raises(TooManyRequests):
-        brake.check(keys)
+        await brake.check(keys)
     clock.now += 0.2
-    brake.check(keys)  # one more attempt
-    brake.failed(keys)
+    await brake.check(keys)  # one more attempt
+    await brake.failed(keys)
     with pytest.raises(TooManyRequests):
-        brake.check(keys)
+        await brake.check(keys)
     clock.now += 60
     for _ in range(10):  # drained: the whole allowance again
-        brake.check(keys)
-        brake.failed(keys)
+        await brake.check(keys)
+        await brake.failed(keys)
 
 
-def test_any_used_up_key_brakes_and_others_are_untouched() -> None:
+async def test_any_used_up_key_brakes_and_others_are_untouched() -> None:
     brake = LocalBrake(failures=2, window_seconds=60, clock=Clock())
-    brake.failed(("address:a", "api-key:abcdefgh"))
-    brake.failed(("address:b", "api-key:abcdefgh"))
+    await brake.failed(("address:a", "api-key:abcdefgh"))
+    await brake.failed(("address:b", "api-key:abcdefgh"))
     with pytest.raises(TooManyRequests):
-        brake.check(("address:c", "api-key:abcdefgh"))
-    brake.check(("address:a", "api-key:zzzzzzzz"))
+        await brake.check(("address:c", "api-key:abcdefgh"))
+    await brake.check(("address:a", "api-key:zzzzzzzz"))
 
 
-def test_the_table_is_bounded_forgetting_who_failed_longest_ago() -> None:
+async def test_the_table_is_bounded_forgetting_who_failed_longest_ago() -> None:
     clock = Clock()
     brake = LocalBrake(failures=1, window_seconds=60, max_keys=3, clock=clock)
     for name in "abcd":
         clock.now += 1
-        brake.failed((f"address:{name}",))
-    brake.check(("address:a",))  # forgotten
+        await brake.failed((f"address:{name}",))
+    await brake.check(("address:a",))  # forgotten
     for name in "bcd":
         with pytest.raises(TooManyRequests):
-            brake.check((f"address:{name}",))
+            await brake.check((f"address:{name}",))
 
 
 def test_api_keys_count_per_address_and_prefix_jwts_per_address_only() -> None:
