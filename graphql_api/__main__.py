@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import uvicorn
 
+from .http import CONNECTIONS_PER_CLIENT_VARIABLE, HEADER_TIMEOUT_VARIABLE
 from .settings import Settings
 
 
 def main() -> None:
     settings = Settings()  # type: ignore[call-arg]
+    # For the protocol in every worker, whether the setting came from the environment or a .env file.
+    os.environ[HEADER_TIMEOUT_VARIABLE] = str(settings.header_timeout_seconds)
+    os.environ[CONNECTIONS_PER_CLIENT_VARIABLE] = str(settings.max_connections_per_client)
     uvicorn.run(
         "graphql_api.app:create_app",
         factory=True,
@@ -23,6 +29,8 @@ def main() -> None:
         http="graphql_api.http:HttpToolsProtocol",
         # Access logs cost a third of the token path's throughput; the audit log records what matters.
         access_log=False,
+        # uvicorn's own default is 16 MiB a message, far past the body cap; bigger frames close the socket (1009).
+        ws_max_size=settings.max_websocket_message_bytes,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         lifespan="on",
     )

@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -33,7 +34,7 @@ from .events import open_broker
 from .express import ErrorHandler, ExactRoutes
 from .graphiql import PREFIX, assets_app
 from .i18n import Language, negotiate, zh_for_status
-from .limits import Admission, BodyLimit, Gate
+from .limits import Admission, BodyIntake, Gate
 from .livekit import LiveKit
 from .reconcile import Reconciler
 from .resolvers import Core
@@ -49,6 +50,7 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 _READYZ_PROBE_ROOM = "gxrtc-readyz-probe"
+_MIN_ADMIN_KEY = 32
 
 
 def _check_secure(settings: Settings, authenticator: Authenticator) -> None:
@@ -64,6 +66,8 @@ def _check_secure(settings: Settings, authenticator: Authenticator) -> None:
         problems.append("LIVEKIT_API_SECRET is shorter than 32 characters")
     if "*" in settings.cors_origins and settings.cors_allow_credentials:
         problems.append("CORS allows any origin together with credentials")
+    if settings.admin_key is not None and len(settings.admin_key.get_secret_value()) < _MIN_ADMIN_KEY:
+        problems.append(f"GXRTC_ADMIN_KEY is shorter than {_MIN_ADMIN_KEY} characters")
     if problems:
         raise RuntimeError("refusing to start in production: " + "; ".join(problems))
 
@@ -158,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     dev = settings.env == "dev"
     authenticator = Authenticator(settings)
     _check_secure(settings, authenticator)
-    gate = Gate(max_in_flight=settings.max_in_flight)
+    gate = Gate(max_in_flight=settings.max_in_flight, max_in_flight_per_client=settings.max_in_flight_per_client)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -264,6 +268,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from rest_compat.router import router as rest_router
 
+    origins = settings.cors_origins or (["*"] if dev else [])
     graphql = GraphQLView(
         build_schema(settings),
         settings,
@@ -271,6 +276,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         graphql_ide="graphiql" if dev else None,
         allow_queries_via_get=False,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        # Browsers apply no CORS to WebSockets: the view checks their Origin against the same list.
+        allowed_origins=origins,
+        connection_init_wait_timeout=timedelta(seconds=settings.header_timeout_seconds),
     )
     # The busy routes first: Starlette tries routes in order, a regex each.
     app.router.routes[:0] = [
@@ -321,9 +329,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Innermost of ours: the busy exact paths skip FastAPI's router and exception layers.
         # With telemetry on, FastAPI's router names each request's route for its spans.
         app.add_middleware(ExactRoutes, routes=app.router.routes, handlers=handlers)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=refuse)
     app.add_middleware(Admission, gate=gate, refuse=refuse)
-    origins = settings.cors_origins or (["*"] if dev else [])
+    # Outside admission: a request holds a slot only once its body is in.
+    app.add_middleware(
+        BodyIntake, max_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds, refuse=refuse
+    )
     if origins:
         # Outermost, so preflights and error answers carry the CORS headers too.
         app.add_middleware(

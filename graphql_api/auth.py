@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, HMACAlgorithm, RSAAlgorithm
 
+from .brake import Brake, LocalBrake, brake_keys
 from .errors import Unauthenticated
 from .settings import Settings
 
@@ -169,15 +170,32 @@ class Authenticator:
             self._api_keys = _with_admin_key(self._api_keys, settings.admin_key.get_secret_value())
         self._configured = jwt_configured or settings.api_keys is not None or settings.admin_key is not None
         self._verified: dict[str, _Verified] = {}
+        self.brake: Brake = LocalBrake(
+            failures=settings.auth_brake_failures, window_seconds=settings.auth_brake_window_seconds
+        )
 
     @property
     def configured(self) -> bool:
         return self._configured
 
-    async def authenticate(self, authorization: str | None) -> Principal:
-        """The caller behind an ``Authorization`` header value; raises Unauthenticated."""
+    async def authenticate(self, authorization: str | None, client: str | None = None) -> Principal:
+        """The caller behind an ``Authorization`` header value; raises Unauthenticated.
+
+        With the ``client``'s address, failures are braked (see graphql_api.brake): TooManyRequests.
+        """
         if not self._configured:
             return OPEN_ACCESS
+        if client is None or not authorization:
+            return await self._authenticate(authorization)
+        keys = brake_keys(authorization, client)
+        await self.brake.check(keys)
+        try:
+            return await self._authenticate(authorization)
+        except Unauthenticated:
+            await self.brake.failed(keys)
+            raise
+
+    async def _authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
             raise Unauthenticated()
         parts = authorization.split(None, 1)

@@ -20,7 +20,7 @@ from strawberry.fastapi import BaseContext
 
 from . import resolvers
 from .auth import Principal
-from .errors import Unauthenticated
+from .errors import GxrtcError, Unauthenticated
 from .i18n import Language
 from .resolvers import Core
 
@@ -33,11 +33,15 @@ class Context(BaseContext):
     authorization: str | None = None
     """The Authorization header, or for subscriptions the one in connection_init's payload."""
     language: Language = "en"
+    client: str | None = None
+    """The caller's address, for the brake on failed authentications."""
     participants: DataLoader[str, list[models.ParticipantInfo]] = field(init=False)
     """Participants by room name. Per request, so `rooms { participants }`
     costs one concurrent round of ListParticipants rather than one room after
     another, and nothing is cached across requests."""
     _principal: Principal | None = field(default=None, init=False)
+    _refusal: GxrtcError | None = field(default=None, init=False)
+    """Why the caller was refused: asked again by every field, answered once (one failure for the brake)."""
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -50,7 +54,15 @@ class Context(BaseContext):
     async def principal(self) -> Principal:
         principal = self._principal
         if principal is None:
-            principal = self._principal = await self.core.authenticator.authenticate(self.authorization)
+            if self._refusal is not None:
+                raise self._refusal
+            try:
+                principal = self._principal = await self.core.authenticator.authenticate(
+                    self.authorization, self.client
+                )
+            except GxrtcError as refusal:
+                self._refusal = refusal
+                raise
         elif principal.expires_at is not None and time.time() >= principal.expires_at:
             # A socket's context outlives its requests: its credential may have expired since.
             raise Unauthenticated("the token has expired")

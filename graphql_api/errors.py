@@ -17,7 +17,9 @@ internal error.
     │   ├── ParticipantNotFound
     │   └── TrackNotFound
     ├── Conflict                    409 CONFLICT
+    ├── RequestTimeout              408 REQUEST_TIMEOUT        a body that did not arrive in time
     ├── PayloadTooLarge             413 PAYLOAD_TOO_LARGE
+    ├── TooManyRequests             429 TOO_MANY_REQUESTS      a brake: failed credentials, one client's share
     ├── ServiceUnavailable          503 SERVICE_UNAVAILABLE    overloaded, or shutting down
     ├── UnsupportedMediaType        415 UNSUPPORTED_MEDIA_TYPE
     └── UpstreamError               502 BAD_GATEWAY        LiveKit answered, but not usefully
@@ -40,8 +42,10 @@ __all__ = [
     "NotFound",
     "ParticipantNotFound",
     "PayloadTooLarge",
+    "RequestTimeout",
     "RoomNotFound",
     "ServiceUnavailable",
+    "TooManyRequests",
     "TrackNotFound",
     "Unauthenticated",
     "UnsupportedMediaType",
@@ -164,6 +168,32 @@ class PayloadTooLarge(GxrtcError):
     def __init__(self, limit: int) -> None:
         self.limit = limit
         super().__init__(f"the request body is over the limit of {limit} bytes")
+
+
+class RequestTimeout(GxrtcError):
+    status = 408
+    code = "REQUEST_TIMEOUT"
+    error = "request timeout"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"the request body did not arrive within {seconds:g} s")
+
+
+class TooManyRequests(GxrtcError):
+    """A caller (an address, or a key prefix) has used up its share; `retry_after` says when to come back."""
+
+    status = 429
+    code = "TOO_MANY_REQUESTS"
+    error = "too many requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {**super().extensions, "retryAfter": self.retry_after}
 
 
 class ServiceUnavailable(GxrtcError):

@@ -21,8 +21,10 @@ from .errors import (
     NotFound,
     ParticipantNotFound,
     PayloadTooLarge,
+    RequestTimeout,
     RoomNotFound,
     ServiceUnavailable,
+    TooManyRequests,
     TrackNotFound,
     Unauthenticated,
     UnsupportedMediaType,
@@ -65,6 +67,8 @@ _ZH: list[tuple[type[GxrtcError], Callable[[GxrtcError], str]]] = [
     (NotFound, lambda e: "请求的资源不存在"),
     (Conflict, lambda e: f"媒体服务器拒绝了此操作: {e.message}"),
     (PayloadTooLarge, lambda e: f"请求体过大,不能超过 {e.limit} 字节"),  # type: ignore[attr-defined]
+    (RequestTimeout, lambda e: f"请求体未能在 {e.seconds:g} 秒内送达"),  # type: ignore[attr-defined]
+    (TooManyRequests, lambda e: f"请求过于频繁,请 {e.retry_after} 秒后重试"),  # type: ignore[attr-defined]
     (ServiceUnavailable, lambda e: "服务正在重启,请稍后重试" if e.error == "shutting down" else "服务繁忙,请稍后重试"),
     (UnsupportedMediaType, lambda e: "不支持的请求格式,请使用表单或 JSON"),
     (UpstreamUnavailable, lambda e: "媒体服务器暂时无法连接,请稍后重试"),
@@ -84,7 +88,9 @@ def localize(error: GxrtcError, language: Language, aliases: Mapping[str, str]) 
 _ZH_BY_STATUS = {
     404: "接口不存在",
     405: "不支持的请求方法",
+    408: "请求超时",
     413: "请求体过大",
+    429: "请求过于频繁,请稍后重试",
     500: "服务器内部错误",
     503: "服务繁忙,请稍后重试",
 }

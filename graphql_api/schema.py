@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from inspect import isawaitable
 from typing import Any
@@ -32,6 +31,7 @@ from .presentation import present, without_suggestions
 from .settings import Settings
 from .single_field import SingleFieldPlan, plan_operation
 from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, RoomEvent, TrackSource
+from .weighed_cache import WeighedCache
 
 __all__ = ["GxrtcSchema", "Mutation", "Query", "Subscription", "build_schema", "schema"]
 
@@ -202,6 +202,14 @@ class Subscription:
             yield RoomEvent.from_event(event)
 
 
+_CACHED_TEXT = 256 * 1024
+"""Query text the caches keep at most, in characters; the parsed trees come to about 150 bytes a character."""
+
+
+def _query_weight(schema: object, query: str, *_: object) -> int:
+    return len(query) + 256  # what even the shortest document costs besides its text
+
+
 class _Checks:
     """Everything the schema checks around an operation, shared by queries, mutations and subscriptions.
 
@@ -212,14 +220,25 @@ class _Checks:
       mistakes as BAD_USER_INPUT, bugs masked; no suggestions in production).
     """
 
-    def __init__(self, *, max_tokens: int, rules: tuple[Any, ...], suggestions: bool) -> None:
+    def __init__(
+        self, *, max_tokens: int, rules: tuple[Any, ...], suggestions: bool, max_query_bytes: int = 32 * 1024
+    ) -> None:
         self._max_tokens = max_tokens
+        self._max_query_bytes = max_query_bytes
         self._rules = (*specified_rules, *rules)
         self._suggestions = suggestions
         # Keyed by the query text, whose hash Python keeps: graphql-core hashes a
-        # document by walking all of its nodes, on every lookup.
-        self.prepare = functools.lru_cache(maxsize=1024)(self._prepare)
-        self.plan = functools.lru_cache(maxsize=1024)(self._plan)
+        # document by walking all of its nodes, on every lookup. Bounded by the texts'
+        # total length too, since each document keeps its text and a tree that grows with it.
+        self._prepared = WeighedCache(self._prepare, max_entries=1024, max_weight=_CACHED_TEXT, weigh=_query_weight)
+        self.plan = WeighedCache(self._plan, max_entries=1024, max_weight=_CACHED_TEXT, weigh=_query_weight)
+
+    def prepare(self, schema: graphql.GraphQLSchema, query: str) -> tuple[graphql.DocumentNode, list[GraphQLError]]:
+        """The parsed document and its validation errors; raises GraphQLError on bad syntax or an oversized query."""
+        size = len(query) if query.isascii() else len(query.encode(errors="replace"))
+        if size > self._max_query_bytes:
+            raise GraphQLError(f"the query is longer than {self._max_query_bytes} bytes")
+        return self._prepared(schema, query)
 
     def _prepare(self, schema: graphql.GraphQLSchema, query: str) -> tuple[graphql.DocumentNode, list[GraphQLError]]:
         """The parsed document and its validation errors; raises GraphQLError on a syntax error."""
@@ -240,6 +259,10 @@ class _Checks:
         return [present(error, language, suggestions=self._suggestions) for error in errors]
 
 
+_STAND_IN = graphql.parse("subscription { __typename }")
+"""The document of an operation refused before parsing, or that did not parse: never executed."""
+
+
 class Guard(SchemaExtension):
     """`_Checks` for subscriptions, which only run through Strawberry's extension hooks."""
 
@@ -251,7 +274,12 @@ class Guard(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         assert context.query is not None
-        context.graphql_document, self._errors = self._checks.prepare(context.schema._schema, context.query)
+        try:
+            context.graphql_document, self._errors = self._checks.prepare(context.schema._schema, context.query)
+        except GraphQLError as error:
+            # Raised from this hook it would escape Strawberry's own handling (a traceback, and the
+            # operation completes without a word); a stand-in document takes it to validation instead.
+            context.graphql_document, self._errors = _STAND_IN, [error]
         yield
 
     def on_validate(self) -> Iterator[None]:
@@ -406,13 +434,14 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     depth = settings.graphql_max_depth if settings else 10
     aliases = settings.graphql_max_aliases if settings else 30
     tokens = settings.graphql_max_tokens if settings else 2000
+    query_bytes = settings.graphql_max_query_bytes if settings else 32 * 1024
     rules = (
         *QueryDepthLimiter(max_depth=depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=aliases).validation_rules,
         *(() if dev else (NoSchemaIntrospectionCustomRule,)),
     )
     return GxrtcSchema(
-        checks=_Checks(max_tokens=tokens, rules=rules, suggestions=dev),
+        checks=_Checks(max_tokens=tokens, max_query_bytes=query_bytes, rules=rules, suggestions=dev),
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -55,6 +55,25 @@ class Settings(BaseSettings):
         ),
     )
     max_in_flight: int = Field(default=512, gt=0, description="Requests in progress at once before new ones get 503.")
+    max_in_flight_per_client: int = Field(
+        default=256, gt=0, description="Requests in progress at once from one client address before its next get 429."
+    )
+    max_connections_per_client: int = Field(
+        default=256,
+        gt=0,
+        description="Connections one client address may hold open at once; proxies in FORWARDED_ALLOW_IPS are exempt.",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "How long a connection may take to send a request's head (from its opening, or from a request's first"
+            " byte), and a WebSocket its connection_init; then it is closed."
+        ),
+    )
+    body_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long a request's body may take to arrive in full; then 408."
+    )
     shutdown_timeout_seconds: int = Field(
         default=10, gt=0, description="How long a SIGTERM waits for requests in flight."
     )
@@ -93,6 +112,14 @@ class Settings(BaseSettings):
         description='Server-to-server keys as JSON: [{"name": "backend", "role": "admin", "sha256": "<hex>"}].',
     )
     admin_key: SecretStr | None = Field(default=None, description="One admin API key in plain text (dev and checks).")
+    auth_brake_failures: int = Field(
+        default=10,
+        gt=0,
+        description="Failed authentications one client address (or one API key prefix) may make per window.",
+    )
+    auth_brake_window_seconds: float = Field(
+        default=60.0, gt=0, description="The window of auth_brake_failures; the allowance refills over it."
+    )
     users_can_read: bool = Field(
         default=False,
         description="Let plain users list rooms and read participants (moderators and admins always can).",
@@ -128,12 +155,16 @@ class Settings(BaseSettings):
     )
     cors_allow_credentials: bool = False
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    max_websocket_message_bytes: int = Field(default=64 * 1024, gt=0)
     # LiveKit's own defaults (limit.max_metadata_size, max_attributes_size); larger would be refused upstream.
     max_metadata_bytes: int = Field(default=512 * 1024, gt=0)
     max_attributes_bytes: int = Field(default=64 * 1024, gt=0)
     graphql_max_depth: int = Field(default=10, gt=0)
     graphql_max_aliases: int = Field(default=30, gt=0)
     graphql_max_tokens: int = Field(default=2000, gt=0)
+    graphql_max_query_bytes: int = Field(
+        default=32 * 1024, gt=0, description="Longer GraphQL documents are refused before they are parsed."
+    )
 
     @field_validator("livekit_url")
     @classmethod

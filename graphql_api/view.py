@@ -18,7 +18,7 @@ import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -28,7 +28,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from .context import Context
-from .errors import GxrtcError
+from .errors import GxrtcError, TooManyRequests
 from .graphiql import local_page
 from .i18n import negotiate
 from .settings import Settings
@@ -55,7 +55,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, _closing_as_asked(scope, send))
             return
         request = Request(scope, receive)
         try:
@@ -119,6 +119,7 @@ class GraphQLView(GraphQL[Context, None]):
         context = Context(
             core=request.app.state.core,
             authorization=headers.get("authorization"),
+            client=request.client.host if request.client else "",
             language=negotiate(headers.get("accept-language"), self._default_language),
         )
         context.request = request
@@ -149,6 +150,25 @@ class GraphQLView(GraphQL[Context, None]):
         context.authorization = credential if isinstance(credential, str) else None
         try:
             await context.principal()
+        except TooManyRequests as exc:
+            # The protocol closes every refused connection_init with 4403; a braked one is told to wait.
+            if context.request is not None:
+                context.request.scope[_CLOSE_AS] = (4429, exc.message)
+            raise ConnectionRejectionError({"reason": "too many requests"}) from None
         except GxrtcError:
             raise ConnectionRejectionError({"reason": "unauthenticated"}) from None
         return None
+
+
+_CLOSE_AS = "gxrtc.close_as"
+"""Where a WebSocket's scope says which close code and reason to send instead of Strawberry's."""
+
+
+def _closing_as_asked(scope: Scope, send: Send) -> Send:
+    async def sender(message: Message) -> None:
+        if message["type"] == "websocket.close" and _CLOSE_AS in scope:
+            code, reason = scope[_CLOSE_AS]
+            message = {**message, "code": code, "reason": reason}
+        await send(message)
+
+    return sender

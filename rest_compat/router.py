@@ -39,9 +39,10 @@ router = Routes(prefix="/api/v1")
 
 
 async def _caller(request: Request) -> tuple[Core, Principal]:
-    # Before the body is read: a stranger learns nothing about what the parameters should be.
+    # Before the parameters are read: a stranger learns nothing about what they should be.
     core: Core = request.app.state.core
-    principal = await core.authenticator.authenticate(request.headers.get("authorization"))
+    client = request.client.host if request.client else ""
+    principal = await core.authenticator.authenticate(request.headers.get("authorization"), client)
     return core, principal
 
 

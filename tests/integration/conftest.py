@@ -20,6 +20,9 @@ def service_settings(livekit: LiveKitServer, **overrides: str) -> dict[str, str]
         "GXRTC_LIVEKIT_CLIENT_URL": livekit.ws_url,
         "GXRTC_ENV": "dev",
         "GXRTC_LIVEKIT_TIMEOUT_SECONDS": "3",
+        # The suite sends many deliberately wrong credentials from one address; the brake on
+        # guessing is tested with its defaults in test_auth_brake.py.
+        "GXRTC_AUTH_BRAKE_FAILURES": "1000000",
     }
     settings.update(overrides)
     return settings
