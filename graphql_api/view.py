@@ -32,6 +32,7 @@ from .errors import GxrtcError
 from .graphiql import local_page
 from .i18n import negotiate
 from .settings import Settings
+from .websocket import TextFrameAdapter
 
 __all__ = ["GraphQLView"]
 
@@ -40,6 +41,8 @@ _POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's plain ASGI app (FastAPI's router would solve dependencies for every request)."""
+
+    websocket_adapter_class = TextFrameAdapter
 
     def __init__(
         self, schema: BaseSchema, settings: Settings, refuse: Callable[[int, str], Response], **options: Any
