@@ -15,14 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
-from strawberry.http import process_result
+from strawberry.http import GraphQLRequestData, process_result
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -117,6 +117,13 @@ class GraphQLView(GraphQL[Context, None]):
             status = 400  # the GraphQL over HTTP spec: a request that did not run has no data entry
             body.pop("data", None)
         return Response(self.encode_json(body), status_code=status, media_type=answer_type)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        # An event stream only for a POSTed subscription (see _post): a GET's Accept never makes one.
+        if request.method != "POST" and isinstance(data, GraphQLRequestData) and data.protocol != "http":
+            data.protocol = "http"
+        return data
 
     @property
     def graphql_ide_html(self) -> str:

@@ -35,7 +35,7 @@ async def pool(stack: Stack) -> AsyncIterator[ParticipantPool]:
 
 async def drain(client: SubscriptionClient, key: str, seconds: float) -> list[dict[str, Any]]:
     """Every event that arrives until `seconds` pass without one."""
-    events = []
+    events: list[dict[str, Any]] = []
     while True:
         try:
             _, event = await client.next_event(key, timeout=seconds)

@@ -45,7 +45,8 @@ class RawWebSocket:
         writer.write(
             (
                 f"GET /graphql HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {subprotocol}\r\n\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Protocol: {subprotocol}\r\n\r\n"
             ).encode()
         )
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
@@ -91,7 +92,8 @@ async def test_graphql_transport_ws_sends_only_text_frames(service: Service) -> 
         await ws.send_text({"type": "ping"})
         assert (await ws.read_message())["type"] == "pong"
         room = "frames-" + os.urandom(4).hex()
-        await ws.send_text({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"room": room}}})
+        subscribe = {"query": SUBSCRIBE, "variables": {"room": room}}
+        await ws.send_text({"id": "1", "type": "subscribe", "payload": subscribe})
         first = await ws.read_message()
         assert first["type"] == "next", first
         assert first["payload"] == {"data": {"roomEvents": {"kind": "SNAPSHOT", "sequence": 0, "participants": []}}}
