@@ -119,11 +119,11 @@ class GraphQLView(GraphQL[Context, None]):
         return Response(self.encode_json(body), status_code=status, media_type=answer_type)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
-        data = await super().parse_http_body(request)
-        # An event stream only for a POSTed subscription (see _post): a GET's Accept never makes one.
-        if request.method != "POST" and isinstance(data, GraphQLRequestData) and data.protocol != "http":
-            data.protocol = "http"
-        return data
+        # GET runs nothing: no queries over GET, and no event stream, which is for a POSTed
+        # subscription (see _post); a GET subscription would otherwise run as a plain request.
+        if request.method != "POST":
+            raise HTTPException(400, "GraphQL operations must be POSTed as JSON")
+        return await super().parse_http_body(request)
 
     @property
     def graphql_ide_html(self) -> str:

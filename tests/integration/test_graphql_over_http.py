@@ -201,3 +201,11 @@ async def test_a_query_that_names_event_stream_among_others_is_answered_at_once(
     # urql names text/event-stream in every request's Accept: only a subscription streams.
     answered = await post(client, '{ rooms(names: ["nobody"]) { name } }', "application/json, text/event-stream")
     assert (answered.status_code, answered.json()) == (200, {"data": {"rooms": []}})
+
+
+async def test_a_get_never_streams(client: httpx.AsyncClient) -> None:
+    # Only a POSTed subscription streams: a GET (which a cross-site page can send) is refused as before.
+    params = {"query": SUBSCRIBE, "variables": '{"room": "sse-get"}'}
+    refused = await client.get("/graphql", params=params, headers={"accept": "text/event-stream"})
+    assert refused.status_code == 400, refused.text
+    assert not refused.headers["content-type"].startswith("text/event-stream")

@@ -14,6 +14,7 @@ import contextlib
 import json
 import shutil
 import statistics
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -67,6 +68,7 @@ class NodeScript:
     @classmethod
     @contextlib.asynccontextmanager
     async def run(cls, script: str, *args: str, **env: str) -> AsyncIterator[NodeScript]:
+        home = tempfile.mkdtemp(prefix="gxrtc-web-")  # Chromium's caches and settings go there
         process = await asyncio.create_subprocess_exec(
             _node(),
             str(WEB / script),
@@ -74,7 +76,7 @@ class NodeScript:
             cwd=WEB,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={"PATH": "/usr/bin:/bin", "HOME": str(WEB), **env},
+            env={"PATH": "/usr/bin:/bin", "HOME": home, **env},
             limit=4 * 1024 * 1024,
         )
         running = cls(process, script)
@@ -90,6 +92,7 @@ class NodeScript:
                 process.kill()
                 await process.wait()
             running._reader.cancel()
+            shutil.rmtree(home, ignore_errors=True)
 
     async def _read(self) -> None:
         assert self.process.stdout is not None
