@@ -209,3 +209,14 @@ async def test_a_get_never_streams(client: httpx.AsyncClient) -> None:
     refused = await client.get("/graphql", params=params, headers={"accept": "text/event-stream"})
     assert refused.status_code == 400, refused.text
     assert not refused.headers["content-type"].startswith("text/event-stream")
+
+
+async def test_sse_has_the_websocket_paths_limits(client: httpx.AsyncClient) -> None:
+    aliases = " ".join(f"k{index}: kind" for index in range(40))
+    body = {"query": f'subscription {{ roomEvents(room: "sse-limits") {{ {aliases} }} }}'}
+    async with client.stream("POST", "/graphql", json=body, headers={"accept": "text/event-stream"}) as response:
+        events = sse_events(response)
+        kind, message = await asyncio.wait_for(anext(events), 20)
+        assert kind == "next"
+        assert "data" not in message or message["data"] is None
+        assert "alias" in message["errors"][0]["message"].lower(), message

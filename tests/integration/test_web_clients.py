@@ -260,7 +260,7 @@ async def test_the_reference_graphql_ws_client_on_node_follows_a_room(
     async with NodeScript.run("subscribe.mjs", "ws", stack.ws_url, room_name, ADMIN) as client:
         snapshot = await client.until(lambda line: "event" in line)
         assert snapshot["event"]["kind"] == "SNAPSHOT", snapshot
-        latencies = await exercise(stack, pool, client, room_name, rounds=5)
+        latencies = await exercise(stack, pool, client, room_name, rounds=8)
         await asyncio.sleep(3)  # webhooks and reconcile rounds that must add nothing
         _once_each(client)
     everything = [seconds for values in latencies.values() for seconds in values]
