@@ -57,6 +57,9 @@ async def test_each_change_is_one_event_on_every_instance(stack: Stack, pool: Pa
         ]
         # Created through B; LiveKit's webhook of the same opening reaches A.
         assert (await call(stack.b, "POST", "/room/", room=room_name)).status_code == 200
+        # Bob publishes nothing: the rtc SDK may abort the process at exit after a kick of one that
+        # publishes audio (see test_web_clients).
+        await pool.join(await token(stack.a, "bob", room_name))
         alice = await pool.join(await token(stack.a, "alice", room_name), audio=True)
         assert alice.audio is not None
         for client, key in clients:
@@ -65,8 +68,8 @@ async def test_each_change_is_one_event_on_every_instance(stack: Stack, pool: Pa
         response = await call(stack.b, "POST", f"/room/{room_name}/participant/alice/info", attrs='{"hand":"up"}')
         assert response.status_code == 200
         # Kicked through B: B reports the leave, LiveKit's webhook reaches A.
-        assert (await call(stack.b, "DELETE", f"/room/{room_name}/participant/alice")).status_code == 200
-        await alice.wait_disconnected(timeout=15)
+        assert (await call(stack.b, "DELETE", f"/room/{room_name}/participant/bob")).status_code == 200
+        await alice.aclose()  # a leave LiveKit alone reports
         await asyncio.sleep(QUIET)  # reconcile rounds that must find nothing to repair
         assert (await call(stack.a, "DELETE", f"/room/{room_name}")).status_code == 200
         seen = [await drain(client, key, QUIET) for client, key in clients]
@@ -74,20 +77,20 @@ async def test_each_change_is_one_event_on_every_instance(stack: Stack, pool: Pa
     for events in seen:
         mine = [event for event in events if event["room"] == room_name]
         # What came before TRACK_PUBLISHED was consumed by wait_for; count from there on.
-        assert kinds(mine) == Counter(
+        counted = Counter((event["kind"], (event.get("participant") or {}).get("identity")) for event in mine)
+        assert counted == Counter(
             {
-                "TRACK_MUTED": 1,
-                "PARTICIPANT_UPDATED": 1,
-                "TRACK_UNPUBLISHED": 1,
-                "PARTICIPANT_LEFT": 1,
-                "ROOM_FINISHED": 1,
+                ("TRACK_MUTED", "alice"): 1,
+                ("PARTICIPANT_UPDATED", "alice"): 1,
+                ("PARTICIPANT_LEFT", "bob"): 1,
+                ("TRACK_UNPUBLISHED", "alice"): 1,
+                ("PARTICIPANT_LEFT", "alice"): 1,
+                ("ROOM_FINISHED", None): 1,
             }
         ), [(e["kind"], e["source"]) for e in mine]
         sequences = [event["sequence"] for event in mine]
         assert sequences == sorted(sequences)
         assert len(set(sequences)) == len(sequences)
-        left = next(event for event in mine if event["kind"] == "PARTICIPANT_LEFT")
-        assert left["participant"]["identity"] == "alice"
 
 
 async def test_a_room_and_a_join_are_announced_once(stack: Stack, pool: ParticipantPool, room_name: str) -> None:
