@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 UV_VERSION := 0.13.8
 
-.PHONY: setup deps livekit redis graphiql run test unit lint schema schema-check bench
+.PHONY: setup deps livekit redis graphiql web-clients run test unit lint schema schema-check bench
 
-setup: deps livekit redis graphiql
+setup: deps livekit redis graphiql web-clients
 
 deps: $(VENV)/.synced
 
@@ -25,6 +25,10 @@ redis:
 # GraphiQL's scripts and styles for the dev page, from the npm registry, checked against their integrity hashes.
 graphiql: deps
 	@$(VENV)/bin/python dev/install_graphiql.py >/dev/null
+
+# Node.js, Debian's chromium and tests/web's pinned npm packages, for the web client tests.
+web-clients:
+	@dev/install-web-clients.sh
 
 run: setup
 	dev/run.sh

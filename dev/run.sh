@@ -32,10 +32,9 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-set -a
-# shellcheck source=dev/dev.env
-. dev/dev.env
-set +a
+# shellcheck source=dev/dev-env.sh
+. dev/dev-env.sh
+load_dev_env dev/dev.env
 # Dev mode still authenticates: an admin key of your own, or a fresh one each run.
 if [[ -z "${GXRTC_ADMIN_KEY:-}" ]]; then
   GXRTC_ADMIN_KEY=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')

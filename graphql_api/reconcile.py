@@ -17,6 +17,7 @@ import time
 
 from livekit.protocol import models
 
+from .changes import change_id
 from .events import EventKind, RoomEvent, Subscription
 from .resolvers import Core
 
@@ -90,7 +91,9 @@ class Reconciler:
             before = known.get(identity)
             if before is None:
                 events.append(_event("participant_joined", room, participant))
-            elif participant.version > before.version:
+            elif participant.version > before.version and _as_seen(participant) != _as_seen(before):
+                # Only what subscribers would see differently: a mute or an update through our API
+                # bumps LiveKit's version after the event that already told them.
                 events.append(_event("participant_updated", room, participant))
         for identity, participant in known.items():
             if identity not in now:
@@ -98,13 +101,27 @@ class Reconciler:
         return events
 
 
+def _as_seen(participant: models.ParticipantInfo) -> tuple[object, ...]:
+    """What an event shows of a participant, LiveKit's version and timestamps aside."""
+    return (
+        participant.state,
+        participant.name,
+        participant.metadata,
+        sorted(participant.attributes.items()),
+        participant.permission.SerializeToString(deterministic=True),
+        sorted((track.sid, track.muted) for track in participant.tracks),
+    )
+
+
 def _event(kind: EventKind, room: str, participant: models.ParticipantInfo) -> RoomEvent:
-    # The same finding by several instances' reconcilers gets the same id, so the broker sends it once.
+    # The same finding by several instances' reconcilers, or by a webhook, is the same change (see
+    # changes), so the broker sends it once; a join or leave by its sid, an update by sid and version.
+    change = change_id(kind, room, participant=participant, with_version=True)
     seed = f"{kind}|{room}|{participant.sid}|{participant.version}"
     return RoomEvent(
         kind=kind,
         room=room,
-        id="reconcile-" + hashlib.sha256(seed.encode()).hexdigest()[:32],
+        id=change or "reconcile-" + hashlib.sha256(seed.encode()).hexdigest()[:32],
         at=time.time(),
         source="reconcile",
         participant=participant,

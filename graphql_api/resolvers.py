@@ -23,6 +23,7 @@ from livekit.protocol import room as room_proto
 from . import grants, policy
 from .audit import audited
 from .auth import Authenticator, Principal
+from .changes import change_id, room_may_be_new
 from .errors import (
     Conflict,
     Forbidden,
@@ -141,7 +142,8 @@ async def create_room(
     async with audited(principal, "create_room", name):
         policy.require_moderator(principal, name)
         room = await core.livekit.create_room(request)
-    await _emit(core, principal, "room_started", name)
+    if room_may_be_new(room):
+        await _emit(core, principal, "room_started", name, event_id=change_id("room_started", name, room_sid=room.sid))
     return room
 
 
@@ -191,7 +193,7 @@ async def delete_room(core: Core, principal: Principal, name: str | None) -> mod
             await core.livekit.delete_room(room.name)
         except NotFound:
             raise RoomNotFound(room.name) from None
-    await _emit(core, principal, "room_finished", name)
+    await _emit(core, principal, "room_finished", name, event_id=change_id("room_finished", name, room_sid=room.sid))
     return room
 
 
@@ -252,11 +254,17 @@ async def kick_participant(core: Core, principal: Principal, room: str | None, i
     identity = check_name(identity, "identity")
     async with audited(principal, "kick", room, identity):
         policy.require_moderator(principal, room)
+        # Who is kicked, by sid: LiveKit's webhook reports the same leave, and the two must be one event.
+        try:
+            leaving = await core.livekit.get_participant(room, identity)
+        except NotFound:
+            leaving = models.ParticipantInfo(identity=identity)  # RemoveParticipant answers for the 404
         try:
             await core.livekit.remove_participant(room, identity)
         except NotFound:
             raise await _missing(core, room, identity) from None
-    await _emit(core, principal, "participant_left", room, participant=models.ParticipantInfo(identity=identity))
+    change = change_id("participant_left", room, participant=leaving)
+    await _emit(core, principal, "participant_left", room, participant=leaving, event_id=change)
 
 
 async def mute_participant(
@@ -407,8 +415,11 @@ async def _emit(
     *,
     participant: models.ParticipantInfo | None = None,
     track: models.TrackInfo | None = None,
+    event_id: str | None = None,
 ) -> None:
-    """Tell subscribers what was done through this API: LiveKit sends no webhook for it.
+    """Tell subscribers what was done through this API: LiveKit sends no webhook for most of it.
+
+    `event_id`: the change's id where LiveKit reports it too (see changes), so it is delivered once.
 
     The change itself has happened, so a broker failure is logged, not raised:
     events are at-most-once, and the reconciler repairs what subscribers missed.
@@ -419,7 +430,7 @@ async def _emit(
     event = RoomEvent(
         kind=kind,
         room=room,
-        id=uuid.uuid4().hex,
+        id=event_id or uuid.uuid4().hex,
         at=time.time(),
         source="api",
         actor=principal.uid,

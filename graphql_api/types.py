@@ -170,6 +170,10 @@ class ParticipantPermissionInput:
 
 @strawberry.type(description="A participant in a room, as LiveKit sees it now.")
 class Participant:
+    id: strawberry.ID = strawberry.field(
+        description="LiveKit's participant sid: unique, and the same for as long as this participant is in its room"
+        " (one who rejoins is a new participant). Normalized caches (Apollo Client, urql) key on it."
+    )
     sid: str
     identity: str
     name: str
@@ -217,6 +221,7 @@ class _FromProto:
 
 
 _PARTICIPANT_FIELDS: dict[str, Callable[[models.ParticipantInfo], object]] = {
+    "id": lambda p: strawberry.ID(p.sid),
     "sid": lambda p: p.sid,
     "identity": lambda p: p.identity,
     "name": lambda p: p.name,
@@ -248,6 +253,10 @@ _convert_lazily(Participant, _PARTICIPANT_FIELDS)
 
 @strawberry.type(description="A LiveKit room.")
 class Room:
+    id: strawberry.ID = strawberry.field(
+        description="LiveKit's room sid: unique, and the same for as long as the room is open (a room opened again"
+        " under the same name is a new room). Normalized caches (Apollo Client, urql) key on it."
+    )
     sid: str
     name: str
     empty_timeout: int = strawberry.field(description="Seconds the room stays open with no one having joined.")
@@ -292,6 +301,7 @@ class Room:
 _convert_lazily(
     Room,
     {
+        "id": lambda r: strawberry.ID(r.sid),
         "sid": lambda r: r.sid,
         "name": lambda r: r.name,
         "empty_timeout": lambda r: r.empty_timeout,

@@ -15,24 +15,27 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
-from strawberry.http import process_result
+from strawberry.http import GraphQLRequestData, process_result
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 
 from .context import Context
 from .errors import GxrtcError, TooManyRequests
 from .graphiql import local_page
+from .graphql_http import GRAPHQL_RESPONSE_JSON, accepts_event_stream, is_request_error, media_type
 from .i18n import negotiate
 from .settings import Settings
 from .sockets import ExpiringLegacyWSHandler, ExpiringTransportWSHandler
+from .websocket import TextFrameAdapter
 
 __all__ = ["GraphQLView"]
 
@@ -45,10 +48,16 @@ class GraphQLView(GraphQL[Context, None]):
     # Malformed messages refused; sockets closed when their credential expires (see sockets).
     graphql_transport_ws_handler_class = ExpiringTransportWSHandler
     graphql_ws_handler_class = ExpiringLegacyWSHandler
+    # Every message leaves as a text frame, whatever the JSON encoder returns (see websocket).
+    websocket_adapter_class = TextFrameAdapter
 
     def __init__(
         self, schema: BaseSchema, settings: Settings, refuse: Callable[[int, str], Response], **options: Any
     ) -> None:
+        # Both WebSocket protocols, and graphql-sse for networks that block WebSockets.
+        options.setdefault(
+            "subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL)
+        )
         super().__init__(schema, **options)
         self._default_language = settings.default_language
         self._refuse = refuse
@@ -69,15 +78,9 @@ class GraphQLView(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     def _plain_json(self, request: Request) -> bool:
-        headers = request.headers
-        content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
-        if content_type != "application/json":
-            return False
-        # Strawberry parses the Accept header with the email package to look for a streaming
-        # transport; only an Accept that names one of their types needs that.
-        accept = headers.get("accept", "").lower()
-        streaming = "multipart" in accept or "event-stream" in accept
-        return not streaming or self._get_stream_transport_from_headers(headers) is None
+        content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        # Every JSON POST: a subscription that asks for an event stream is handed on from _post.
+        return content_type == "application/json"
 
     async def _post(self, request: Request) -> Response:
         data = self.parse_json(await request.body())
@@ -104,10 +107,28 @@ class GraphQLView(GraphQL[Context, None]):
         except CannotGetOperationTypeError as exc:
             raise HTTPException(400, exc.as_http_error_reason()) from exc
         except InvalidOperationTypeError as exc:
+            accept = request.headers.get("accept")
+            if exc.operation_type == OperationType.SUBSCRIPTION and accepts_event_stream(accept):
+                # graphql-sse: authenticated before the stream starts, so a bad credential is a 401.
+                await context.principal()
+                return await self.run(request)
             raise HTTPException(400, exc.as_http_error_reason("POST")) from exc
         except MissingQueryError as exc:
             raise HTTPException(400, "No GraphQL query found in the request") from exc
-        return Response(self.encode_json(process_result(result)), media_type="application/json")
+        answer_type = media_type(request.headers.get("accept"))
+        body = process_result(result)
+        status = 200
+        if answer_type == GRAPHQL_RESPONSE_JSON and is_request_error(result):
+            status = 400  # the GraphQL over HTTP spec: a request that did not run has no data entry
+            body.pop("data", None)
+        return Response(self.encode_json(body), status_code=status, media_type=answer_type)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        # GET runs nothing: no queries over GET, and no event stream, which is for a POSTed
+        # subscription (see _post); a GET subscription would otherwise run as a plain request.
+        if request.method != "POST":
+            raise HTTPException(400, "GraphQL operations must be POSTed as JSON")
+        return await super().parse_http_body(request)
 
     @property
     def graphql_ide_html(self) -> str:

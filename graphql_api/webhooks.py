@@ -5,7 +5,7 @@ LiveKit signs each delivery with a JWT (signed with our API key pair) whose
 check but compares the hash with `!=`, so it is done here in constant time, and
 events older than the configured age are refused so a captured delivery cannot
 be replayed later; a replay within that window is dropped by event id in the
-broker.
+broker, and so is the same change reported by our API (see changes).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from google.protobuf import json_format
 from livekit.api import TokenVerifier
 from livekit.protocol import webhook
 
+from .changes import change_id
 from .errors import InvalidParameter, Unauthenticated
 from .events import EventKind, RoomEvent
 
@@ -61,12 +62,16 @@ class WebhookIntake:
         kind = _KINDS.get(event.event)
         if kind is None or not event.room.name:
             return None
+        participant = event.participant if event.HasField("participant") else None
+        track = event.track if event.HasField("track") else None
+        # The change's own id, so our API's report of it and this one are delivered once (see changes).
+        change = change_id(kind, event.room.name, room_sid=event.room.sid, participant=participant, track=track)
         return RoomEvent(
             kind=kind,
             room=event.room.name,
-            id=event.id or hashlib.sha256(body).hexdigest(),
+            id=change or event.id or hashlib.sha256(body).hexdigest(),
             at=float(event.created_at or time.time()),
             source="livekit",
-            participant=event.participant if event.HasField("participant") else None,
-            track=event.track if event.HasField("track") else None,
+            participant=participant,
+            track=track,
         )

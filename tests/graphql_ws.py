@@ -56,6 +56,8 @@ class SubscriptionClient:
         assert self.closed is not None
         try:
             async for raw in self.connection:
+                # `websockets` gives bytes for a binary frame, which no browser client would parse.
+                assert isinstance(raw, str), f"a binary frame: {raw[:200]!r}"
                 message = json.loads(raw)
                 key = message.get("id", "__connection__")
                 self.inbox.setdefault(key, asyncio.Queue()).put_nowait(Received(time.monotonic(), message))

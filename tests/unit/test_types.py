@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import strawberry
 from livekit.protocol import models
 
 from graphql_api.types import (
@@ -57,6 +58,7 @@ def test_a_participant_reads_as_its_message_says_in_any_order() -> None:
 
 def test_a_lazy_participant_equals_one_built_field_by_field() -> None:
     eager = Participant(
+        id=strawberry.ID("PA_1"),
         sid="PA_1",
         identity="alice",
         name="Alice",
@@ -95,6 +97,7 @@ def test_a_room_reads_as_its_message_says() -> None:
     )
     assert room.enabled_codecs == [Codec(mime="audio/opus", fmtp_line=""), Codec(mime="video/VP8", fmtp_line="x")]
     assert (room.sid, room.name, room.empty_timeout, room.creation_time) == ("RM_1", "r", 300, 1_700_000_000)
+    assert room.id == "RM_1"  # what normalized caches (Apollo Client, urql) key on
     assert (room.num_participants, room.active_recording, room.metadata) == (3, True, "")
 
 
