@@ -1,5 +1,6 @@
 // The console's shell: sign-in, the session (urql client and its socket), the header, the
 // reconnecting banner, the notices of acts, and which room is open.
+import { print } from 'graphql';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Provider } from 'urql';
 import { openSession, type Connection, type Session } from './client';
@@ -24,7 +25,7 @@ async function whoIs(credential: string): Promise<Viewer> {
   const response = await fetch('/graphql', {
     method: 'POST',
     headers: { authorization: bearer(credential), 'content-type': 'application/json', 'accept-language': language },
-    body: JSON.stringify({ query: ViewerQuery.loc?.source.body ?? '' }),
+    body: JSON.stringify({ query: print(ViewerQuery) }),
   }).catch((error: unknown) => {
     throw new ActError('network', String(error));
   });

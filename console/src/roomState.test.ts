@@ -3,7 +3,6 @@ import type { RoomEvent } from './operations';
 import { applyEvent, emptyRoom, FEED_LIMIT, type Participant } from './roomState';
 
 const person = (identity: string, sid = `PA_${identity}`, version = 1, muted = false): Participant => ({
-  __typename: 'Participant',
   id: sid,
   sid,
   identity,
@@ -18,7 +17,6 @@ const person = (identity: string, sid = `PA_${identity}`, version = 1, muted = f
   permission: null,
   tracks: [
     {
-      __typename: 'Track',
       sid: `TR_${identity}`,
       type: 'AUDIO',
       source: 'MICROPHONE',
@@ -78,6 +76,18 @@ describe('applyEvent', () => {
     expect(state.participants.get('a')!.tracks[0].muted).toBe(true);
     state = applyEvent(state, event('PARTICIPANT_JOINED', 3, person('a', 'PA_2', 1, false)));
     expect(state.participants.get('a')!.sid).toBe('PA_2');
+  });
+
+  it("folds the event's track into a participant whose report predates it", () => {
+    const bare = { ...person('a'), tracks: [] };
+    let state = applyEvent(emptyRoom(), event('SNAPSHOT', 1, null, [bare]));
+    const track = person('a').tracks[0];
+    state = applyEvent(state, { ...event('TRACK_PUBLISHED', 2, bare), track });
+    expect(state.participants.get('a')!.tracks.map((t) => t.sid)).toEqual([track.sid]);
+    state = applyEvent(state, { ...event('TRACK_MUTED', 3, bare), track: { ...track, muted: false } });
+    expect(state.participants.get('a')!.tracks[0].muted).toBe(true);
+    state = applyEvent(state, { ...event('TRACK_UNPUBLISHED', 4, bare), track });
+    expect(state.participants.get('a')!.tracks).toEqual([]);
   });
 
   it('empties a finished room and bounds the feed', () => {

@@ -60,9 +60,11 @@ export function applyEvent(state: RoomState, event: RoomEvent): RoomState {
       if (who) {
         const known = participants.get(who.identity);
         // A participant who rejoined is a new one (new sid); an older version never overwrites a newer one.
-        if (!known || known.sid !== who.sid || known.version <= who.version) {
+        let next = !known || known.sid !== who.sid || known.version <= who.version ? who : known;
+        if (event.track) next = withTrack(next, event.kind, event.track);
+        if (next !== known) {
           participants = new Map(participants);
-          participants.set(who.identity, who);
+          participants.set(who.identity, next);
         }
       }
   }
@@ -82,4 +84,28 @@ export function applyEvent(state: RoomState, event: RoomEvent): RoomState {
     sequence: event.sequence,
     snapshots: state.snapshots + (event.kind === 'SNAPSHOT' ? 1 : 0),
   };
+}
+
+type Track = Participant['tracks'][number];
+
+/** The participant with the event's track folded in: a webhook's participant may predate its own track's change. */
+function withTrack(participant: Participant, kind: RoomEvent['kind'], track: Track): Participant {
+  const others = participant.tracks.filter((known) => known.sid !== track.sid);
+  const known = participant.tracks.find((t) => t.sid === track.sid);
+  switch (kind) {
+    case 'TRACK_UNPUBLISHED':
+      return known ? { ...participant, tracks: others } : participant;
+    case 'TRACK_PUBLISHED':
+      return known ? participant : { ...participant, tracks: [...participant.tracks, track] };
+    case 'TRACK_MUTED':
+    case 'TRACK_UNMUTED': {
+      const muted = kind === 'TRACK_MUTED';
+      const base = known ?? track;
+      if (known && known.muted === muted) return participant;
+      const updated = { ...base, muted };
+      return { ...participant, tracks: known ? participant.tracks.map((t) => (t.sid === track.sid ? updated : t)) : [...others, updated] };
+    }
+    default:
+      return participant;
+  }
 }
