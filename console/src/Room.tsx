@@ -35,7 +35,11 @@ export function RoomPage({ room, onBack }: { room: string; onBack: () => void })
     return () => subscription.unsubscribe();
   }, [client, room]);
 
-  const participants = useMemo(() => [...state.participants.values()], [state.participants]);
+  // By identity: a stable order, so rows do not move while people join and leave.
+  const participants = useMemo(
+    () => [...state.participants.values()].sort((a, b) => (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0)),
+    [state.participants],
+  );
   const focused = focus === null ? undefined : state.participants.get(focus);
 
   const mute = (identity: string, muted: boolean) =>
