@@ -171,6 +171,10 @@ function Signed({
     [viewer, notify, onSignOut],
   );
 
+  useEffect(() => {
+    if (connection === 'refused') onSignOut(t('err_UNAUTHENTICATED'));
+  }, [connection, onSignOut]);
+
   const roles = viewer.roles.join(', ');
   return (
     <Provider value={session.client}>

@@ -6,7 +6,11 @@ import { cacheExchange } from '@urql/exchange-graphcache';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { bearer } from './credential';
 
-export type Connection = 'connecting' | 'connected' | 'reconnecting';
+export type Connection = 'connecting' | 'connected' | 'reconnecting' | 'refused';
+
+// The service closes a socket whose credential is refused or has expired with 4403: retrying is pointless.
+const REFUSED = 4403;
+const refused = (event: unknown) => (event as { code?: number } | null)?.code === REFUSED;
 
 export interface Session {
   client: Client;
@@ -23,14 +27,14 @@ export function openSession(credential: string, onConnection: (state: Connection
     lazy: true,
     keepAlive: 10_000,
     retryAttempts: Infinity,
-    shouldRetry: () => true,
+    shouldRetry: (event) => !refused(event),
     retryWait: async (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 300 * 2 ** retries))),
     on: {
       connected: () => {
         everConnected = true;
         onConnection('connected');
       },
-      closed: () => onConnection(everConnected ? 'reconnecting' : 'connecting'),
+      closed: (event) => onConnection(refused(event) ? 'refused' : everConnected ? 'reconnecting' : 'connecting'),
     },
   });
   const client = new Client({

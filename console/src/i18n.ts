@@ -13,7 +13,7 @@ const en = {
   reconnecting: 'Connection lost: reconnecting… the view will refresh from a fresh snapshot.',
   rooms: 'Rooms',
   noRooms: 'No rooms you may see are open.',
-  participantsCount: '{n} participants',
+  participantsCount: '{n} in the room',
   createRoom: 'Create room',
   roomName: 'Room name',
   closeRoom: 'Close room',
