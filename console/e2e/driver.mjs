@@ -110,6 +110,11 @@ const commands = {
     await notice.first().waitFor({ timeout: TIMEOUT });
     return { text: await notice.first().innerText() };
   },
+  async bulkResults({ name, count }) {
+    const items = page(name).getByTestId('bulk-results').locator('li');
+    await items.nth(count - 1).waitFor({ timeout: TIMEOUT });
+    return { results: await items.allInnerTexts() };
+  },
   async feed({ name }) {
     const p = page(name);
     return { text: (await p.getByTestId('feed').count()) ? await p.getByTestId('feed').innerText() : '' };

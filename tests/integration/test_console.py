@@ -359,6 +359,15 @@ async def test_300_signal_participants_render_and_update(
             await browser.do("waitRow", name="crowd", identity="p300", hasText="renamed")
         finally:
             await late.aclose()
+        # Bulk: three selected, kicked in one act, a result for each, and their rows gone.
+        chosen = ["p297", "p298", "p299"]
+        for identity in chosen:
+            await browser.do("click", name="crowd", role="checkbox", label=f"Select {identity}")
+        await browser.do("click", name="crowd", label="Kick selected")
+        results = (await browser.do("bulkResults", name="crowd", count=3))["results"]
+        assert results == [f"{identity}: ✓" for identity in chosen], results
+        for identity in chosen:
+            await browser.do("waitGone", name="crowd", identity=identity)
         report(
             pytestconfig,
             "console, 300 signal-only participants",
