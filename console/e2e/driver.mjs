@@ -115,6 +115,10 @@ const commands = {
     await items.nth(count - 1).waitFor({ timeout: TIMEOUT });
     return { results: await items.allInnerTexts() };
   },
+  async banner({ name, shown }) {
+    await page(name).getByTestId('reconnecting').waitFor({ state: shown ? 'visible' : 'detached', timeout: TIMEOUT });
+    return {};
+  },
   async feed({ name }) {
     const p = page(name);
     return { text: (await p.getByTestId('feed').count()) ? await p.getByTestId('feed').innerText() : '' };

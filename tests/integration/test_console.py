@@ -274,6 +274,31 @@ async def test_a_forged_credential_gets_the_sign_in_screen_with_the_error(browse
     assert "凭据被拒绝" in (await browser.do("signInError", name="mallory-zh"))["error"]
 
 
+async def test_a_lost_connection_shows_a_banner_then_a_fresh_snapshot(stack: Stack, pool: ParticipantPool) -> None:
+    room = f"outage-{uuid.uuid4().hex[:6]}"
+    await stack.graphql("mutation($r: String!) { createRoom(name: $r) { id } }", r=room)
+    await pool.join(await stack.token(room, "before"))
+    port = free_port()
+    settings = service_settings(stack.livekit, GXRTC_ADMIN_KEY=ADMIN_KEY, GXRTC_SHUTDOWN_TIMEOUT_SECONDS="2")
+    with run_service(settings, port=port) as first:
+        async with Browser.run(first.base_url + "/console") as browser:
+            await browser.do("open", name="carol")
+            await browser.do("signIn", name="carol", credential=ADMIN_KEY)
+            await browser.do("openRoom", name="carol", room=room)
+            await browser.do("waitRow", name="carol", identity="before")
+            first.process.terminate()  # the service goes away under the open page
+            await asyncio.to_thread(first.process.wait, 30)
+            await browser.do("banner", name="carol", shown=True)
+            # Joined while the page could hear nothing: only a fresh snapshot can tell it.
+            await pool.join(await stack.token(room, "during"))
+            with run_service(settings, port=port):
+                await browser.do("banner", name="carol", shown=False)
+                await browser.do("waitRow", name="carol", identity="during")
+                await browser.do("waitRow", name="carol", identity="before")
+                assert "SNAPSHOT" in (await browser.do("feed", name="carol"))["text"]
+            assert not browser.offsite
+
+
 def _serious(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [v for v in violations if v["impact"] in ("serious", "critical")]
 
