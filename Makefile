@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 UV_VERSION := 0.13.8
 
-.PHONY: setup deps livekit redis graphiql web-clients run test unit lint schema schema-check bench
+.PHONY: setup deps livekit redis graphiql web-clients console console-test run test unit lint schema schema-check bench
 
-setup: deps livekit redis graphiql web-clients
+setup: deps livekit redis graphiql web-clients console
 
 deps: $(VENV)/.synced
 
@@ -30,10 +30,18 @@ graphiql: deps
 web-clients:
 	@dev/install-web-clients.sh
 
+# The moderation console: npm ci and a build into console/dist/ (served at /console).
+console: web-clients
+	@dev/install-console.sh
+
+# The console's own logic, with Vitest.
+console-test: console
+	cd console && npx vitest run
+
 run: setup
 	dev/run.sh
 
-test: setup lint schema-check
+test: setup lint schema-check console-test
 	dev/test.sh
 
 unit: deps

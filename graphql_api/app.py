@@ -29,6 +29,8 @@ from starlette.types import Scope
 from rest_compat.envelope import EnvelopeResponse, error, from_error, ok
 
 from .auth import Authenticator
+from .console import default_console_dir
+from .console import routes as console_routes
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
 from .events import open_broker
 from .express import ErrorHandler, ExactRoutes
@@ -291,6 +293,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not assets.is_dir():
             log.warning("GraphiQL's scripts are not in %s: run `make setup` (the GraphiQL page will not load)", assets)
         app.mount(PREFIX, assets_app(assets))
+
+    if settings.console if settings.console is not None else dev:
+        app.router.routes.extend(console_routes(settings.console_dir or default_console_dir()))
 
     @app.post("/webhooks/livekit", include_in_schema=False)
     async def livekit_webhook(request: Request) -> EnvelopeResponse:

@@ -31,13 +31,14 @@ from .presentation import present, without_suggestions
 from .settings import Settings
 from .single_field import SingleFieldPlan, plan_operation
 from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, RoomEvent, TrackSource
+from .viewer import ViewerQuery
 from .weighed_cache import WeighedCache
 
 __all__ = ["GxrtcSchema", "Mutation", "Query", "Subscription", "build_schema", "schema"]
 
 
 @strawberry.type
-class Query:
+class Query(ViewerQuery):
     @strawberry.field(description="Rooms on the LiveKit server; with `names`, only those rooms.")
     async def rooms(self, info: Info, names: list[str] | None = None) -> list[Room]:
         core, principal = await info.context.caller()

@@ -139,6 +139,10 @@ class Settings(BaseSettings):
         default_factory=default_cache_dir,
         description="Where `make setup` puts what it fetches; dev serves GraphiQL's scripts from its `graphiql/`.",
     )
+    console: bool | None = Field(
+        default=None, description="Serve the moderation console at /console; unset: in dev only."
+    )
+    console_dir: Path | None = Field(default=None, description="The console's built files; unset: console/dist.")
     token_ttl_seconds: int = Field(default=3600, gt=0, description="Lifetime of a join token when none is asked for.")
     token_max_ttl_seconds: int = Field(default=86400, gt=0, description="The longest token an admin or moderator gets.")
     token_user_max_ttl_seconds: int = Field(default=14400, gt=0, description="The longest token a plain user gets.")

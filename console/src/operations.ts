@@ -1,0 +1,90 @@
+// Every operation the console sends, in one place.
+import { graphql, type ResultOf } from './graphql';
+
+export const TrackFields = graphql(`
+  fragment TrackFields on Track { sid type source name muted simulcast width height mimeType }
+`);
+
+export const ParticipantFields = graphql(
+  `
+  fragment ParticipantFields on Participant {
+    id sid identity name state kind metadata attributes joinedAtMs version isPublisher
+    permission { canSubscribe canPublish canPublishData canPublishSources hidden }
+    tracks { ...TrackFields }
+  }
+`,
+  [TrackFields],
+);
+
+export const ViewerQuery = graphql(`
+  query Viewer { viewer { uid roles via readableRooms moderatedRooms mintsForAnyone } }
+`);
+
+export const RoomsOverview = graphql(`
+  query RoomsOverview { rooms { id name creationTimeMs maxParticipants metadata participants { id } } }
+`);
+
+export const RoomEvents = graphql(
+  `
+  subscription RoomEvents($room: String) {
+    roomEvents(room: $room) {
+      kind room sequence at source actor
+      participant { ...ParticipantFields }
+      track { ...TrackFields }
+      participants { ...ParticipantFields }
+    }
+  }
+`,
+  [ParticipantFields, TrackFields],
+);
+
+export const CreateRoom = graphql(`
+  mutation CreateRoom($name: String!) { createRoom(name: $name) { id name numParticipants } }
+`);
+
+export const DeleteRoom = graphql(`
+  mutation DeleteRoom($name: String!) { deleteRoom(name: $name) { id name } }
+`);
+
+export const CreateToken = graphql(`
+  mutation CreateToken($room: String!, $identity: String!, $name: String) {
+    createToken(room: $room, identity: $identity, name: $name) { token identity room expiresAt url }
+  }
+`);
+
+export const KickParticipant = graphql(`
+  mutation KickParticipant($room: String!, $identity: String!) { kickParticipant(room: $room, identity: $identity) }
+`);
+
+export const MuteParticipant = graphql(
+  `
+  mutation MuteParticipant($room: String!, $identity: String!, $muted: Boolean!, $trackSid: String) {
+    muteParticipant(room: $room, identity: $identity, muted: $muted, trackSid: $trackSid) { ...ParticipantFields }
+  }
+`,
+  [ParticipantFields],
+);
+
+export const UpdateParticipantInfo = graphql(
+  `
+  mutation UpdateParticipantInfo($room: String!, $identity: String!, $name: String, $metadata: String, $attributes: JSON) {
+    updateParticipantInfo(room: $room, identity: $identity, name: $name, metadata: $metadata, attributes: $attributes) {
+      ...ParticipantFields
+    }
+  }
+`,
+  [ParticipantFields],
+);
+
+export const UpdateParticipantPermissions = graphql(
+  `
+  mutation UpdateParticipantPermissions($room: String!, $identity: String!, $permission: ParticipantPermissionInput!) {
+    updateParticipantPermissions(room: $room, identity: $identity, permission: $permission) { ...ParticipantFields }
+  }
+`,
+  [ParticipantFields],
+);
+
+export type Viewer = ResultOf<typeof ViewerQuery>['viewer'];
+export type RoomSummary = ResultOf<typeof RoomsOverview>['rooms'][number];
+export type RoomEvent = ResultOf<typeof RoomEvents>['roomEvents'];

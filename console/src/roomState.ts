@@ -1,0 +1,111 @@
+// A room as its event stream tells it: who is in it, and the feed of what happened. Pure, so the
+// component tests can replay streams; the console never polls, it folds these events.
+import type { RoomEvent } from './operations';
+
+export type Participant = NonNullable<RoomEvent['participant']>;
+
+export interface FeedEntry {
+  key: string;
+  kind: RoomEvent['kind'];
+  at: string;
+  identity: string | null;
+  actor: string | null;
+  source: RoomEvent['source'];
+  track: string | null;
+}
+
+export interface RoomState {
+  participants: Map<string, Participant>; // by identity, in join order
+  feed: FeedEntry[]; // newest first
+  sequence: number; // the last sequence applied; later events only
+  snapshots: number;
+  closed: boolean;
+}
+
+export const FEED_LIMIT = 200;
+
+export const emptyRoom = (): RoomState => ({
+  participants: new Map(),
+  feed: [],
+  sequence: -1,
+  snapshots: 0,
+  closed: false,
+});
+
+export function applyEvent(state: RoomState, event: RoomEvent): RoomState {
+  // A SNAPSHOT restarts the count (a resync after lost events); otherwise one per-room order.
+  if (event.kind !== 'SNAPSHOT' && event.sequence <= state.sequence) return state;
+  let participants = state.participants;
+  let closed = state.closed;
+  const who = event.participant;
+  switch (event.kind) {
+    case 'SNAPSHOT':
+      participants = new Map(event.participants.map((p) => [p.identity, p]));
+      closed = false;
+      break;
+    case 'ROOM_FINISHED':
+      participants = new Map();
+      closed = true;
+      break;
+    case 'ROOM_STARTED':
+      closed = false;
+      break;
+    case 'PARTICIPANT_LEFT':
+      if (who && participants.has(who.identity)) {
+        participants = new Map(participants);
+        participants.delete(who.identity);
+      }
+      break;
+    default:
+      if (who) {
+        const known = participants.get(who.identity);
+        // A participant who rejoined is a new one (new sid); an older version never overwrites a newer one.
+        let next = !known || known.sid !== who.sid || known.version <= who.version ? who : known;
+        if (event.track) next = withTrack(next, event.kind, event.track);
+        if (next !== known) {
+          participants = new Map(participants);
+          participants.set(who.identity, next);
+        }
+      }
+  }
+  const entry: FeedEntry = {
+    key: `${event.sequence}:${event.kind}:${who?.sid ?? ''}:${state.snapshots}`,
+    kind: event.kind,
+    at: event.at,
+    identity: who?.identity ?? null,
+    actor: event.actor ?? null,
+    source: event.source,
+    track: event.track ? `${event.track.source} ${event.track.sid}` : null,
+  };
+  return {
+    participants,
+    closed,
+    feed: [entry, ...state.feed].slice(0, FEED_LIMIT),
+    sequence: event.sequence,
+    snapshots: state.snapshots + (event.kind === 'SNAPSHOT' ? 1 : 0),
+  };
+}
+
+type Track = Participant['tracks'][number];
+
+/** The participant with the event's track folded in: a webhook's participant may predate its own track's change. */
+function withTrack(participant: Participant, kind: RoomEvent['kind'], track: Track): Participant {
+  const others = participant.tracks.filter((known) => known.sid !== track.sid);
+  const known = participant.tracks.find((t) => t.sid === track.sid);
+  switch (kind) {
+    case 'TRACK_UNPUBLISHED':
+      return known ? { ...participant, tracks: others } : participant;
+    case 'TRACK_PUBLISHED':
+      return known ? participant : { ...participant, tracks: [...participant.tracks, track] };
+    case 'TRACK_MUTED':
+    case 'TRACK_UNMUTED': {
+      const muted = kind === 'TRACK_MUTED';
+      const base = known ?? track;
+      if (known && known.muted === muted) return participant;
+      const updated = { ...base, muted };
+      return { ...participant, tracks: known ? participant.tracks.map((t) => (t.sid === track.sid ? updated : t)) : [...others, updated] };
+    }
+    default:
+      return participant;
+  }
+}

@@ -1,0 +1,408 @@
+"""The moderation console in a real browser, against the real stack.
+
+Debian's Chromium, driven by Playwright (console/e2e/driver.mjs, commands over stdin), signs in to
+the console the service serves at /console, while real participants join LiveKit: rtc clients
+(tests/participants.py) for mute and kick, signal-only ones (bench/participants.py) for a room of
+300. Nothing polls: every change the page shows came from `roomEvents`. The screenshots the README
+shows are taken here, into docs/console/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from bench.participants import SignalPool
+from tests.integration.conftest import service_settings
+from tests.livekit_server import LiveKitServer, node_ip_from_environment
+from tests.participants import ParticipantPool
+from tests.reporting import report
+from tests.service import Service, free_port, run_service
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+CONSOLE = ROOT / "console"
+SCREENSHOTS = ROOT / "docs" / "console"
+ADMIN_KEY = "console-admin-key-0123456789abcdef0123456789"
+JWT_SECRET = "console-test-jwt-secret-0123456789abcdef0123456789"
+CHROMIUM = "/usr/bin/chromium"
+RECONCILE_SECONDS = 1.0
+
+
+def moderator(uid: str, *rooms: str, secret: str = JWT_SECRET) -> str:
+    claims = {"sub": uid, "roles": ["moderator"], "rooms": list(rooms), "exp": int(time.time()) + 3600}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def _check_installed() -> None:
+    if not (CONSOLE / "node_modules" / ".package-lock.json").is_file() or not (CONSOLE / "dist").is_dir():
+        pytest.fail("the console is not built: `make setup` runs `npm ci` and `npm run build` in console/")
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium (as root)")
+
+
+class Browser:
+    """console/e2e/driver.mjs as a child process: one command out, one JSON line back."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.offsite: list[str] = []
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def run(cls, url: str) -> AsyncIterator[Browser]:
+        node = shutil.which("node")
+        if node is None:
+            pytest.fail("node is missing: `make setup` installs Node.js for the console")
+        _check_installed()
+        home = tempfile.mkdtemp(prefix="gxrtc-console-")
+        process = await asyncio.create_subprocess_exec(
+            node,
+            str(CONSOLE / "e2e" / "driver.mjs"),
+            url,
+            cwd=CONSOLE,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={"PATH": "/usr/bin:/bin", "HOME": home},
+            limit=4 * 1024 * 1024,
+        )
+        browser = cls(process)
+        try:
+            yield browser
+        finally:
+            if process.returncode is None:
+                process.terminate()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await process.wait()
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            shutil.rmtree(home, ignore_errors=True)
+
+    async def do(self, command: str, timeout: float = 60, **args: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write((json.dumps({"do": command, **args}) + "\n").encode())
+        await self.process.stdin.drain()
+        async with asyncio.timeout(timeout):
+            while True:
+                raw = await self.process.stdout.readline()
+                if not raw:
+                    assert self.process.stderr is not None
+                    raise AssertionError(f"the browser driver exited: {(await self.process.stderr.read())[-3000:]!r}")
+                line: dict[str, Any] = json.loads(raw)
+                if "offsite" in line:
+                    self.offsite.append(line["offsite"])
+                    continue
+                assert line.pop("ok"), f"{command} {args}: {line}"
+                return line
+
+
+@dataclass
+class Stack:
+    livekit: LiveKitServer
+    service: Service
+    screenshots: list[Path] = field(default_factory=list)
+
+    @property
+    def console_url(self) -> str:
+        return self.service.base_url + "/console"
+
+    async def graphql(self, query: str, **variables: Any) -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {ADMIN_KEY}"}
+        async with httpx.AsyncClient(timeout=20, headers=headers) as client:
+            response = await client.post(
+                self.service.base_url + "/graphql", json={"query": query, "variables": variables}
+            )
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def token(self, room: str, identity: str) -> str:
+        data = await self.graphql(
+            "mutation($r: String!, $i: String!) { createToken(room: $r, identity: $i) { token } }", r=room, i=identity
+        )
+        return str(data["createToken"]["token"])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    port = free_port()
+    livekit = LiveKitServer(
+        node_ip=node_ip_from_environment(),
+        workdir=tmp_path_factory.mktemp("lk-console"),
+        webhook_urls=[f"http://127.0.0.1:{port}/webhooks/livekit"],
+    )
+    livekit.start()
+    try:
+        settings = service_settings(
+            livekit,
+            GXRTC_ADMIN_KEY=ADMIN_KEY,
+            GXRTC_AUTH_JWT_SECRET=JWT_SECRET,
+            # Signal-only participants never become active, and LiveKit sends no webhook for their
+            # joins: only the reconciler's comparison announces them.
+            GXRTC_RECONCILE_INTERVAL_SECONDS=str(RECONCILE_SECONDS),
+        )
+        with run_service(settings, port=port) as service:
+            yield Stack(livekit, service)
+    finally:
+        livekit.stop()
+
+
+@pytest.fixture
+async def browser(stack: Stack) -> AsyncIterator[Browser]:
+    async with Browser.run(stack.console_url) as running:
+        yield running
+        problems = (await running.do("problems"))["problems"]
+        assert not running.offsite, f"the console loaded something from elsewhere: {running.offsite}"
+        # A Content-Security-Policy violation or an uncaught error shows up in the page's console.
+        assert not problems, problems
+
+
+@pytest.fixture
+async def pool(stack: Stack) -> AsyncIterator[ParticipantPool]:
+    participants = ParticipantPool(stack.livekit.ws_url)
+    yield participants
+    await participants.aclose()
+
+
+async def test_a_moderator_runs_a_room_live(
+    stack: Stack, browser: Browser, pool: ParticipantPool, pytestconfig: pytest.Config
+) -> None:
+    room, uid = f"console-{uuid.uuid4().hex[:6]}", "mod-alice"
+    await browser.do("open", name="alice")
+    await browser.do("signIn", name="alice", credential=moderator(uid, room))
+    assert "mod-alice" in (await browser.do("signedIn", name="alice"))["viewer"]
+    await browser.do("createRoom", name="alice", room=room)
+    await browser.do("roomCount", name="alice", room=room, count=0)
+
+    # A participant joins: its row appears without a reload, from the room's events.
+    await browser.do("openRoom", name="alice", room=room)
+    speaker = f"speaker-{uuid.uuid4().hex[:4]}"
+    waiting = asyncio.create_task(browser.do("waitRow", name="alice", identity=speaker, hasText="MICROPHONE"))
+    participant = await pool.join(await stack.token(room, speaker), audio=True)
+    joined_at = time.time()
+    seen = await waiting
+    join_to_row = max(0.0, seen["at"] / 1000 - joined_at)
+    report(pytestconfig, "console", [f"rtc participant's join to its row (mic published): {join_to_row:.3f} s"])
+    assert join_to_row < 1.0, f"the row took {join_to_row:.2f} s after the join"
+
+    # Mute in the console: the participant's own client sees its track muted.
+    mark = participant.mark()
+    await browser.do("click", name="alice", label=f"Mute {speaker}")
+    await participant.wait_for("track_muted", since=mark, timeout=15)
+    await browser.do("waitRow", name="alice", identity=speaker, hasText="muted")
+    await browser.do("notice", name="alice", hasText=f"Done: mute {speaker}")
+    feed = (await browser.do("feed", name="alice"))["text"]
+    assert "TRACK_MUTED" in feed, feed
+    assert f"by {uid}" in feed, feed
+
+    # A second participant, publishing nothing (the rtc SDK may abort its process at exit after a
+    # kick of one that publishes audio), is kicked from the console and disappears.
+    listener = f"listener-{uuid.uuid4().hex[:4]}"
+    quiet = await pool.join(await stack.token(room, listener))
+    await browser.do("waitRow", name="alice", identity=listener)
+    await browser.do("click", name="alice", label=f"Details {speaker}")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await browser.do("screenshot", name="alice", path=str(SCREENSHOTS / "room.png"))
+    await browser.do("click", name="alice", label=f"Kick {listener}")
+    await browser.do("waitGone", name="alice", identity=listener)
+    await quiet.wait_disconnected(timeout=15)
+    await browser.do("back", name="alice")
+    await browser.do("roomCount", name="alice", room=room, count=1)
+    await browser.do("screenshot", name="alice", path=str(SCREENSHOTS / "rooms.png"))
+
+
+async def test_a_moderator_of_another_room_sees_neither_the_room_nor_its_events(
+    stack: Stack, browser: Browser, pool: ParticipantPool
+) -> None:
+    mine, theirs = f"mine-{uuid.uuid4().hex[:6]}", f"theirs-{uuid.uuid4().hex[:6]}"
+    for room in (mine, theirs):
+        await stack.graphql("mutation($r: String!) { createRoom(name: $r) { id } }", r=room)
+    await browser.do("open", name="bob")
+    await browser.do("signIn", name="bob", credential=moderator("mod-bob", mine))
+    await browser.do("signedIn", name="bob")
+    assert (await browser.do("rooms", name="bob"))["rooms"] == [mine]
+    await browser.do("openRoom", name="bob", room=mine)
+
+    secret = f"secret-{uuid.uuid4().hex[:4]}"
+    await pool.join(await stack.token(theirs, secret))
+    # A participant of bob's own room joins after the other room's: once bob sees it, he would
+    # have seen the other room's join too, had it reached him.
+    own = f"own-{uuid.uuid4().hex[:4]}"
+    await pool.join(await stack.token(mine, own))
+    await browser.do("waitRow", name="bob", identity=own)
+    await stack.graphql(
+        'mutation($r: String!, $i: String!) { updateParticipantInfo(room: $r, identity: $i, name: "x") { id } }',
+        r=theirs,
+        i=secret,
+    )
+    await browser.do("back", name="bob")
+    await browser.do("roomCount", name="bob", room=mine, count=1)
+    text = (await browser.do("text", name="bob"))["text"]
+    assert theirs not in text, text
+    assert secret not in text, text
+
+
+async def test_a_forged_credential_gets_the_sign_in_screen_with_the_error(browser: Browser) -> None:
+    await browser.do("open", name="mallory")
+    forged = moderator("mallory", "any-room", secret="not-the-secret-the-service-knows-0123456789abcdef")
+    await browser.do("signIn", name="mallory", credential=forged)
+    shown = await browser.do("signInError", name="mallory")
+    assert shown["credentialField"]
+    assert "the credential was refused" in shown["error"], shown
+
+    await browser.do("open", name="mallory-zh", locale="zh-CN")
+    await browser.do("signIn", name="mallory-zh", credential=forged)
+    assert "凭据被拒绝" in (await browser.do("signInError", name="mallory-zh"))["error"]
+
+
+async def test_a_lost_connection_shows_a_banner_then_a_fresh_snapshot(stack: Stack, pool: ParticipantPool) -> None:
+    room = f"outage-{uuid.uuid4().hex[:6]}"
+    await stack.graphql("mutation($r: String!) { createRoom(name: $r) { id } }", r=room)
+    await pool.join(await stack.token(room, "before"))
+    port = free_port()
+    settings = service_settings(stack.livekit, GXRTC_ADMIN_KEY=ADMIN_KEY, GXRTC_SHUTDOWN_TIMEOUT_SECONDS="2")
+    with run_service(settings, port=port) as first:
+        async with Browser.run(first.base_url + "/console") as browser:
+            await browser.do("open", name="carol")
+            await browser.do("signIn", name="carol", credential=ADMIN_KEY)
+            await browser.do("openRoom", name="carol", room=room)
+            await browser.do("waitRow", name="carol", identity="before")
+            first.process.terminate()  # the service goes away under the open page
+            await asyncio.to_thread(first.process.wait, 30)
+            await browser.do("banner", name="carol", shown=True)
+            # Joined while the page could hear nothing: only a fresh snapshot can tell it.
+            await pool.join(await stack.token(room, "during"))
+            with run_service(settings, port=port):
+                await browser.do("banner", name="carol", shown=False)
+                await browser.do("waitRow", name="carol", identity="during")
+                await browser.do("waitRow", name="carol", identity="before")
+                assert "SNAPSHOT" in (await browser.do("feed", name="carol"))["text"]
+            assert not browser.offsite
+
+
+def _serious(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [v for v in violations if v["impact"] in ("serious", "critical")]
+
+
+async def test_axe_finds_no_serious_violation_wide_or_narrow(
+    stack: Stack, browser: Browser, pool: ParticipantPool
+) -> None:
+    room = f"axe-{uuid.uuid4().hex[:6]}"
+    await stack.graphql("mutation($r: String!) { createRoom(name: $r) { id } }", r=room)
+    await pool.join(await stack.token(room, "axe-speaker"), audio=True)
+    for width, height in ((1280, 800), (390, 844)):
+        name = f"axe-{width}"
+        await browser.do("open", name=name, width=width, height=height)
+        assert not _serious((await browser.do("axe", name=name))["violations"]), "sign-in page"
+        await browser.do("signIn", name=name, credential=ADMIN_KEY)
+        await browser.do("signedIn", name=name)
+        await browser.do("roomCount", name=name, room=room, count=1)
+        assert not _serious((await browser.do("axe", name=name))["violations"]), "room overview"
+        await browser.do("openRoom", name=name, room=room)
+        await browser.do("waitRow", name=name, identity="axe-speaker", hasText="MICROPHONE")
+        await browser.do("click", name=name, label="Details axe-speaker")
+        violations = (await browser.do("axe", name=name))["violations"]
+        assert not _serious(violations), violations
+        overflow = await browser.do("overflow", name=name)
+        assert overflow["scrollWidth"] <= overflow["width"], overflow
+        if width < 500:
+            await browser.do("screenshot", name=name, path=str(SCREENSHOTS / "room-narrow.png"))
+
+
+async def test_300_signal_participants_render_and_update(
+    stack: Stack, browser: Browser, pytestconfig: pytest.Config
+) -> None:
+    room = f"crowd-{uuid.uuid4().hex[:6]}"
+    await stack.graphql("mutation($r: String!) { createRoom(name: $r) { id } }", r=room)
+    await browser.do("open", name="crowd")
+    await browser.do("signIn", name="crowd", credential=ADMIN_KEY)
+    await browser.do("openRoom", name="crowd", room=room)
+    # The reconciler announces only what changed since it first compared a room with subscribers;
+    # what joined before that first comparison would never be announced to this page.
+    await asyncio.sleep(RECONCILE_SECONDS * 2.5)
+    signals = SignalPool(stack.livekit.ws_url, stack.livekit.api_key, stack.livekit.api_secret)
+    try:
+        # LiveKit drops a signal-only participant a minute after it joined: measure within that.
+        identities = [f"p{index:03d}" for index in range(300)]
+        joined_in = await signals.join_all([(room, identity) for identity in identities])
+        joined_at = time.time()
+        counted = await browser.do("listState", name="crowd")
+        deadline = time.monotonic() + 45
+        while not counted["count"].startswith("300") and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            counted = await browser.do("listState", name="crowd")
+        all_rows = time.time() - joined_at
+        feed = (await browser.do("feed", name="crowd"))["text"]
+        assert counted["count"].startswith("300"), (counted, feed[-3000:])
+        assert counted["rendered"] < 60, f"the list rendered {counted['rendered']} rows for 300: not virtualized"
+
+        async def rename_some() -> None:
+            for index in range(20):
+                await stack.graphql(
+                    "mutation($r: String!, $i: String!)"
+                    ' { updateParticipantInfo(room: $r, identity: $i, name: "moved") { id } }',
+                    r=room,
+                    i=f"p{index * 15:03d}",
+                )
+
+        # Scrolled while events arrive.
+        renaming = asyncio.create_task(rename_some())
+        scrolled = await browser.do("scrollThrough", name="crowd", steps=60)
+        await renaming
+        assert scrolled["lastIdentity"] == "p299", scrolled
+        # At the end of the list, one more joins while the others are there: its row's latency.
+        late = SignalPool(stack.livekit.ws_url, stack.livekit.api_key, stack.livekit.api_secret)
+        try:
+            waiting = asyncio.create_task(browser.do("waitRow", name="crowd", identity="p300"))
+            await late.join_all([(room, "p300")])
+            one_joined = time.time()
+            one_row = max(0.0, (await waiting)["at"] / 1000 - one_joined)
+            # An update to one of 300 reaches its row.
+            await stack.graphql(
+                'mutation($r: String!) { updateParticipantInfo(room: $r, identity: "p300", name: "renamed") { id } }',
+                r=room,
+            )
+            await browser.do("waitRow", name="crowd", identity="p300", hasText="renamed")
+        finally:
+            await late.aclose()
+        # Bulk: three selected, kicked in one act, a result for each, and their rows gone.
+        chosen = ["p297", "p298", "p299"]
+        for identity in chosen:
+            await browser.do("click", name="crowd", role="checkbox", label=f"Select {identity}")
+        await browser.do("click", name="crowd", label="Kick selected")
+        results = (await browser.do("bulkResults", name="crowd", count=3))["results"]
+        assert results == [f"{identity}: ✓" for identity in chosen], results
+        for identity in chosen:
+            await browser.do("waitGone", name="crowd", identity=identity)
+        report(
+            pytestconfig,
+            "console, 300 signal-only participants",
+            [
+                f"joined in {joined_in:.2f} s; last join to 300 counted in the page: {all_rows:.3f} s",
+                f"a 301st participant's join to its row: {one_row:.3f} s",
+                f"scrolling through 300 rows: median frame {scrolled['medianFrameMs']:.1f} ms,"
+                f" worst {scrolled['worstFrameMs']:.1f} ms",
+            ],
+        )
+        assert one_row < 5.0, one_row
+    finally:
+        await signals.aclose()
