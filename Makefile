@@ -33,8 +33,10 @@ web-clients:
 run: setup
 	dev/run.sh
 
+# The whole suite, then the integration tests again on the libraries' own paths (see graphql_api/_speedups).
 test: setup lint schema-check
 	dev/test.sh
+	GXRTC_SPEEDUPS=off dev/test.sh tests/integration
 
 unit: deps
 	$(VENV)/bin/pytest tests/unit

@@ -28,10 +28,11 @@ from starlette.types import Scope
 
 from rest_compat.envelope import EnvelopeResponse, error, from_error, ok
 
+from . import _speedups
+from ._speedups.exact_routes import ErrorHandler, ExactRoutes
 from .auth import Authenticator
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
 from .events import open_broker
-from .express import ErrorHandler, ExactRoutes
 from .graphiql import PREFIX, assets_app
 from .i18n import Language, negotiate, zh_for_status
 from .limits import Admission, BodyIntake, Gate
@@ -325,7 +326,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def refuse(scope: Scope, exc: GxrtcError) -> EnvelopeResponse:
         return from_error(exc, _language(Headers(scope=scope), settings))
 
-    if not settings.telemetry:
+    if not settings.telemetry and _speedups.enabled():
         # Innermost of ours: the busy exact paths skip FastAPI's router and exception layers.
         # With telemetry on, FastAPI's router names each request's route for its spans.
         app.add_middleware(ExactRoutes, routes=app.router.routes, handlers=handlers)

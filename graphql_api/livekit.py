@@ -19,13 +19,15 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 from livekit import api
 from livekit.protocol import models
 from livekit.protocol import room as room_proto
 
+from . import _speedups
+from ._speedups.livekit_headers import reuse_auth_headers
 from .errors import (
     Conflict,
     GxrtcError,
@@ -121,35 +123,6 @@ class Breaker:
         self._probing = False
 
 
-_AUTH_HEADER_SECONDS = 300.0
-
-
-def _reuse_auth_headers(service: Any) -> None:
-    """Sign each distinct set of grants once every few minutes, not once per call.
-
-    livekit-api signs a fresh admin JWT (through `dataclasses.asdict`) for every
-    server call, about a quarter of a millisecond each; its tokens live six
-    hours, so one reused for five minutes is as good. Relies on the pinned
-    livekit-api's `Service._auth_header(grants, sip)`.
-    """
-    sign = service._auth_header
-    cache: dict[str, tuple[float, dict[str, str]]] = {}
-
-    def auth_header(grants: Any, sip: Any = None) -> dict[str, str]:
-        key = repr((grants, sip))
-        now = time.monotonic()
-        hit = cache.get(key)
-        if hit is not None and now - hit[0] < _AUTH_HEADER_SECONDS:
-            return hit[1]
-        if len(cache) >= 4096:
-            cache.clear()
-        header: dict[str, str] = sign(grants, sip)
-        cache[key] = (now, header)
-        return header
-
-    service._auth_header = auth_header
-
-
 def _is_outage(error: GxrtcError) -> bool:
     return isinstance(error, UpstreamUnavailable | UpstreamTimeout)
 
@@ -185,7 +158,8 @@ class LiveKit:
             session=session,
             failover=False,
         )
-        _reuse_auth_headers(client.room)
+        if _speedups.enabled():
+            reuse_auth_headers(client.room)
         return cls(
             client,
             session,

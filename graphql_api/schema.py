@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
-from inspect import isawaitable
+from collections.abc import AsyncGenerator, Iterable, Iterator
 from typing import Any
 
 import graphql
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule, specified_rules
-from strawberry.exceptions import MissingQueryError
-from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.name_converter import NameConverter
-from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, validate_document
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.nodes import SelectedField, Selection
-from strawberry.utils.operation import get_operation_type
 
-from . import resolvers
+from . import _speedups, resolvers
+from ._speedups._internals import validate_document
+from ._speedups.direct_resolvers import call_resolvers_directly
+from ._speedups.lean_execute import lean_execute
+from ._speedups.names import RememberingNameConverter
+from ._speedups.one_field import SingleFieldPlan, plan_operation
 from .context import Context, Info
-from .executor import LeafFastExecutor
 from .i18n import Language
 from .presentation import present, without_suggestions
 from .settings import Settings
-from .single_field import SingleFieldPlan, plan_operation
 from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, RoomEvent, TrackSource
 from .weighed_cache import WeighedCache
 
@@ -261,6 +258,8 @@ class _Checks:
 
 _STAND_IN = graphql.parse("subscription { __typename }")
 """The document of an operation refused before parsing, or that did not parse: never executed."""
+_QUERY_STAND_IN = graphql.parse("{ __typename }")
+"""The same, where subscriptions are not allowed (a POST on Strawberry's path): never executed either."""
 
 
 class Guard(SchemaExtension):
@@ -279,7 +278,9 @@ class Guard(SchemaExtension):
         except GraphQLError as error:
             # Raised from this hook it would escape Strawberry's own handling (a traceback, and the
             # operation completes without a word); a stand-in document takes it to validation instead.
-            context.graphql_document, self._errors = _STAND_IN, [error]
+            allowed = context.allowed_operations
+            stand_in = _STAND_IN if OperationType.SUBSCRIPTION in allowed else _QUERY_STAND_IN
+            context.graphql_document, self._errors = stand_in, [error]
         yield
 
     def on_validate(self) -> Iterator[None]:
@@ -287,41 +288,40 @@ class Guard(SchemaExtension):
         yield
 
 
-class _NameConverter(NameConverter):
-    """Strawberry converts every argument's name to camelCase on every call; the names never change."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._names: dict[str, str] = {}
-
-    def apply_naming_config(self, name: str) -> str:
-        converted = self._names.get(name)
-        if converted is None:
-            converted = self._names[name] = super().apply_naming_config(name)
-        return converted
-
-
 class GxrtcSchema(strawberry.Schema):
-    """Strawberry's schema with a lean `execute` for queries and mutations.
+    """Strawberry's schema with our checks around every operation, and the speed-ups unless they are off.
 
-    Strawberry's own `execute` builds an execution context and a context
-    manager per extension hook on every request, which was about a third of a
-    `createToken`'s time. This one runs the same steps (cached parse,
-    operation type check, cached validation, graphql-core execution, error
-    presentation) directly. Subscriptions keep Strawberry's path, guarded by
-    the same checks through `Guard`.
+    The checks (`_Checks`) run through the `Guard` extension on Strawberry's
+    own paths (subscriptions always; queries and mutations when
+    `GXRTC_SPEEDUPS=off`), and directly in `lean_execute` otherwise.
     """
 
-    def __init__(self, *, checks: _Checks, **options: Any) -> None:
+    def __init__(self, *, checks: _Checks, speedups: bool | None = None, **options: Any) -> None:
         super().__init__(**options, extensions=[lambda: Guard(checks)])
         self._checks = checks
-        _call_resolvers_directly(self)
+        self._speedups = _speedups.enabled() if speedups is None else speedups
+        if self._speedups:
+            call_resolvers_directly(self)
 
     def _process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        # Strawberry's streaming paths (subscriptions, operations over a WebSocket) hand every
-        # error here before sending it: presented in place, as `execute` presents its own.
+        # Strawberry's paths (subscriptions, operations over a WebSocket, everything with the
+        # speed-ups off) hand every error here before sending it: presented in place, as
+        # `lean_execute` presents its own.
         context = execution_context.context if execution_context is not None else None
         errors[:] = self._checks.present(errors, context)
+
+    def _unnamed_among_several(self, query: str | None, operation_name: str | None) -> GraphQLError | None:
+        """graphql-core's refusal of a document of several operations without a name (Strawberry runs the first)."""
+        if operation_name is not None or not query:
+            return None
+        try:
+            document, _ = self._checks.prepare(self._schema, query)
+        except GraphQLError:
+            return None  # refused as it is on Strawberry's path
+        operations = [node for node in document.definitions if isinstance(node, graphql.OperationDefinitionNode)]
+        if len(operations) < 2:
+            return None
+        return GraphQLError("Must provide operation name if query contains multiple operations.")
 
     async def execute(
         self,
@@ -333,99 +333,29 @@ class GxrtcSchema(strawberry.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
-        if not query:
-            raise MissingQueryError
-        checks = self._checks
-        try:
-            document, errors = checks.prepare(self._schema, query)
-        except GraphQLError as error:
-            return ExecutionResult(data=None, errors=[error])
-        try:
-            operation_type = get_operation_type(document, operation_name)
-        except RuntimeError as exc:
-            raise CannotGetOperationTypeError(operation_name) from exc
-        allowed = DEFAULT_ALLOWED_OPERATION_TYPES if allowed_operation_types is None else allowed_operation_types
-        if operation_type not in allowed:
-            raise InvalidOperationTypeError(operation_type)
-        if errors:
-            return ExecutionResult(data=None, errors=errors)
-        plan = checks.plan(self._schema, query, operation_name)
-        if plan is not None:
-            planned = await plan.execute(variable_values, context_value, root_value)
-            return ExecutionResult(
-                data=planned.data, errors=checks.present(planned.errors, context_value) if planned.errors else None
+        if not self._speedups:
+            ambiguous = self._unnamed_among_several(query, operation_name)
+            if ambiguous is not None:
+                return ExecutionResult(data=None, errors=self._checks.present([ambiguous], context_value))
+            return await super().execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed_operation_types,
+                operation_extensions,
             )
-        result = graphql.execute(
+        return await lean_execute(
             self._schema,
-            document,
-            root_value=root_value,
-            context_value=context_value,
-            variable_values=variable_values,
-            operation_name=operation_name,
-            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # a TypeGuard in all but its annotation
-            executor_class=LeafFastExecutor,
+            self._checks,
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
         )
-        if isawaitable(result):
-            result = await result
-        assert isinstance(result, graphql.ExecutionResult)
-        return ExecutionResult(
-            data=result.data, errors=checks.present(result.errors, context_value) if result.errors else None
-        )
-
-
-def _call_resolvers_directly(schema: strawberry.Schema) -> None:
-    """Call our resolvers straight from graphql-core where Strawberry's wrapper adds nothing.
-
-    For every field, Strawberry's resolver wrapper converts each argument through
-    its generic input machinery, builds an extension chain and a partial, and
-    only then calls the function: about a fifth of a `createToken`'s execution.
-    For a field whose arguments are all scalars, enums or lists of them (which
-    graphql-core has already coerced to their final values) and that has no field
-    extensions, the conversion is the identity, so graphql-core calls this
-    instead: rename the arguments, add `info`, call. Fields with input objects
-    (or anything else) keep Strawberry's wrapper.
-    """
-    converter = schema.schema_converter
-    if converter._exception_handler_specs:
-        return  # Strawberry's exception handlers would be skipped
-    info_class = schema.config.info_class
-    for type_ in schema._schema.type_map.values():
-        if not isinstance(type_, graphql.GraphQLObjectType) or type_ is schema._schema.subscription_type:
-            continue
-        for graphql_field in type_.fields.values():
-            field = (graphql_field.extensions or {}).get(converter.DEFINITION_BACKREF)
-            resolver = getattr(field, "base_resolver", None)
-            if field is None or resolver is None or field.extensions:
-                continue
-            if resolver.root_parameter is not None or resolver.parent_parameter is not None:
-                continue
-            if not all(_is_leaf(argument.type) for argument in graphql_field.args.values()):
-                continue
-            graphql_field.resolve = _direct(field, resolver, info_class, schema.config.name_converter)
-
-
-def _is_leaf(type_: graphql.GraphQLInputType) -> bool:
-    named = graphql.get_nullable_type(type_)
-    if isinstance(named, graphql.GraphQLList):
-        named = graphql.get_nullable_type(named.of_type)
-    return isinstance(named, graphql.GraphQLScalarType | graphql.GraphQLEnumType)
-
-
-def _direct(field: Any, resolver: Any, info_class: type, names: NameConverter) -> Callable[..., Any]:
-    function = resolver.wrapped_func
-    python_names = {names.from_argument(argument): argument.python_name for argument in field.arguments}
-    info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
-    takes_self = resolver.self_parameter is not None
-
-    # Positional-only: an argument may well be called `source` or `info` (muteParticipant's is).
-    def resolve(source: Any, info: graphql.GraphQLResolveInfo[Any], /, **arguments: Any) -> Any:
-        # Lists are copied: graphql-core hands every request the same default object.
-        kwargs = {python_names[name]: list(v) if type(v) is list else v for name, v in arguments.items()}
-        if info_name is not None:
-            kwargs[info_name] = info_class(_raw_info=info, _field=field)
-        return function(source, **kwargs) if takes_self else function(**kwargs)
-
-    return resolve
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -440,12 +370,17 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         *MaxAliasesLimiter(max_alias_count=aliases).validation_rules,
         *(() if dev else (NoSchemaIntrospectionCustomRule,)),
     )
+    names = RememberingNameConverter() if _speedups.enabled() else NameConverter()
     return GxrtcSchema(
         checks=_Checks(max_tokens=tokens, max_query_bytes=query_bytes, rules=rules, suggestions=dev),
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=not dev, name_converter=_NameConverter()),
+        config=StrawberryConfig(
+            scalar_map=SCALARS,
+            disable_field_suggestions=not dev,
+            name_converter=names,
+        ),
     )
 
 

@@ -64,6 +64,10 @@ def run_service(
     """Start the service on `port` (a free one unless given, e.g. one a webhook URL already names)."""
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "GXRTC_"))}
+    # The one ambient setting a test run passes on: `GXRTC_SPEEDUPS=off dev/test.sh` tests the libraries' own paths.
+    speedups = os.environ.get("GXRTC_SPEEDUPS")
+    if speedups is not None:
+        env["GXRTC_SPEEDUPS"] = speedups
     env.update(settings)
     env.pop("PORT", None)
     log = tempfile.NamedTemporaryFile(prefix="gxrtc-service-", suffix=".log", delete=False)  # noqa: SIM115

@@ -47,7 +47,7 @@ class Query:
         return box.width * box.width
 
 
-schema = GxrtcSchema(checks=_Checks(max_tokens=1000, rules=(), suggestions=True), query=Query)
+schema = GxrtcSchema(checks=_Checks(max_tokens=1000, rules=(), suggestions=True), speedups=True, query=Query)
 
 
 async def test_arguments_arrive_renamed_converted_and_with_info() -> None:

@@ -15,8 +15,8 @@ import pytest
 import strawberry
 from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 
-import graphql_api.executor as executor_module
-from graphql_api.executor import LeafFastExecutor, prefetched
+import graphql_api._speedups.executor as executor_module
+from graphql_api._speedups.executor import LeafFastExecutor, prefetched
 
 
 @strawberry.enum

@@ -19,9 +19,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from graphql_api._speedups.exact_routes import ExactRoutes
 from graphql_api.app import create_app
 from graphql_api.errors import GxrtcError, NotFound
-from graphql_api.express import ExactRoutes
 from graphql_api.settings import Settings
 
 KEY = "express-admin-key-0123456789abcdefghijkl"

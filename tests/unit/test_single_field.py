@@ -17,8 +17,8 @@ import pytest
 import strawberry
 from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 
-from graphql_api.schema import _call_resolvers_directly
-from graphql_api.single_field import plan_operation
+from graphql_api._speedups.direct_resolvers import call_resolvers_directly
+from graphql_api._speedups.one_field import plan_operation
 
 CALLS: list[str] = []
 
@@ -114,7 +114,7 @@ class Mutation:
 def schemas() -> dict[str, graphql.GraphQLSchema]:
     wrapped = strawberry.Schema(query=Query, mutation=Mutation)
     direct = strawberry.Schema(query=Query, mutation=Mutation)
-    _call_resolvers_directly(direct)
+    call_resolvers_directly(direct)
     return {"strawberry resolvers": wrapped._schema, "direct resolvers": direct._schema}
 
 

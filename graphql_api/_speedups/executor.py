@@ -30,10 +30,17 @@ from graphql import (
     GraphQLSchema,
     Undefined,
 )
-from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, GroupedFieldSet
-from graphql.execution.incremental.incremental_executor import DeliveryGroupMap, IncrementalExecutor
-from graphql.pyutils import AwaitableOrValue, Path
-from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from ._internals import (
+    AwaitableOrValue,
+    DeferUsage,
+    DeliveryGroupMap,
+    FieldDetailsList,
+    GraphQLCoreConverter,
+    GroupedFieldSet,
+    IncrementalExecutor,
+    Path,
+)
 
 __all__ = ["Collector", "LeafFastExecutor", "Plan", "complete", "make_step", "prefetched"]
 

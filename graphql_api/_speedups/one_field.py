@@ -45,14 +45,23 @@ from graphql import (
     VariableNode,
     get_nullable_type,
 )
-from graphql.execution.collect_fields import FieldDetails, FieldDetailsList
-from graphql.execution.get_variable_signature import GraphQLVariableSignature, get_variable_signature
-from graphql.execution.values import VariableValues, VariableValueSource, input_is_nested_too_deeply
-from graphql.pyutils import Path, gather_with_cancel
-from graphql.pyutils import is_awaitable as isawaitable
-from graphql.type.definition import GraphQLResolveInfoHelpers
-from graphql.utilities.coerce_input_value import coerce_default_value, coerce_input_literal, coerce_input_value
 
+from ._internals import (
+    FieldDetails,
+    FieldDetailsList,
+    GraphQLResolveInfoHelpers,
+    GraphQLVariableSignature,
+    Path,
+    VariableValues,
+    VariableValueSource,
+    coerce_default_value,
+    coerce_input_literal,
+    coerce_input_value,
+    gather_with_cancel,
+    get_variable_signature,
+    input_is_nested_too_deeply,
+    isawaitable,
+)
 from .executor import LeafFastExecutor, Plan, complete, make_step
 
 __all__ = ["SingleFieldPlan", "plan_operation"]
