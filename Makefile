@@ -45,6 +45,7 @@ lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy graphql_api rest_compat tests bench dev/install_graphiql.py
+	$(VENV)/bin/lint-imports
 
 schema: deps
 	$(VENV)/bin/python -m graphql_api.export_schema > schema.graphql

@@ -27,24 +27,26 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Scope
 
 from rest_compat.envelope import EnvelopeResponse, error, from_error, ok
+from rest_compat.openapi import COMPONENTS, NAME
+from rest_compat.router import router as rest_router
 
 from . import _speedups
 from ._speedups.exact_routes import ErrorHandler, ExactRoutes
-from .auth import Authenticator
+from .core.auth import Authenticator
+from .core.cache import FlightCache
+from .core.events import open_broker
+from .core.livekit import LiveKit
+from .core.minter import TokenMinter
+from .core.reconcile import Reconciler
+from .core.services import Core
+from .core.webhooks import WebhookIntake
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
-from .events import open_broker
 from .graphiql import PREFIX, assets_app
 from .i18n import Language, negotiate, zh_for_status
 from .limits import Admission, BodyIntake, Gate
-from .livekit import LiveKit
-from .reconcile import Reconciler
-from .resolvers import Core
-from .room_cache import FlightCache
 from .schema import build_schema
 from .settings import Settings
-from .tokens import TokenMinter
 from .view import GraphQLView
-from .webhooks import WebhookIntake
 
 __all__ = ["create_app"]
 
@@ -132,8 +134,6 @@ def _configure_audit_log() -> None:
 
 def _describe_openapi(app: FastAPI) -> None:
     """REST compat's operations, LiveKit's message schemas and the bearer scheme, in FastAPI's document."""
-    from rest_compat.openapi import COMPONENTS, NAME
-    from rest_compat.router import router as rest_router
 
     generate = app.openapi
 
@@ -266,8 +266,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     _describe_openapi(app)
-
-    from rest_compat.router import router as rest_router
 
     origins = settings.cors_origins or (["*"] if dev else [])
     graphql = GraphQLView(

@@ -1,4 +1,4 @@
-"""The GraphQL schema: Query and Mutation over the transport-free resolvers."""
+"""The GraphQL schema: Query, Mutation and Subscription over the core's operations (`graphql_api.core`)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,17 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.nodes import SelectedField, Selection
 
-from . import _speedups, resolvers
+from . import _speedups
 from ._speedups._internals import validate_document
 from ._speedups.direct_resolvers import call_resolvers_directly
 from ._speedups.lean_execute import lean_execute
 from ._speedups.names import RememberingNameConverter
 from ._speedups.one_field import SingleFieldPlan, plan_operation
 from .context import Context, Info
+from .core import participants as participant_ops
+from .core import room_events as event_ops
+from .core import rooms as room_ops
+from .core import tokens as token_ops
 from .i18n import Language
 from .presentation import present, without_suggestions
 from .settings import Settings
@@ -39,25 +43,27 @@ class Query:
     async def rooms(self, info: Info, names: list[str] | None = None) -> list[Room]:
         core, principal = await info.context.caller()
         if not _selects(info.selected_fields[0].selections, "participants"):
-            return [Room.from_proto(room) for room in await resolvers.list_rooms(core, principal, names)]
+            return [Room.from_proto(room) for room in await room_ops.list_rooms(core, principal, names)]
         # An overview: the listing and the whole fan-out in one step, both from the overview cache,
         # rather than a resolver and a loader future per room.
-        rooms = await resolvers.list_rooms(core, principal, names, overview=True)
-        everyone = await resolvers.list_participants_of_rooms(core, principal, [room.name for room in rooms])
+        rooms = await room_ops.list_rooms(core, principal, names, overview=True)
+        everyone = await participant_ops.list_participants_of_rooms(core, principal, [room.name for room in rooms])
         return [Room.from_proto(room).with_participants(p) for room, p in zip(rooms, everyone, strict=True)]
 
     @strawberry.field(description="One room by name; NOT_FOUND when there is no such room.")
     async def room(self, info: Info, name: str) -> Room | None:
-        return Room.from_proto(await resolvers.get_room(*await info.context.caller(), name))
+        return Room.from_proto(await room_ops.get_room(*await info.context.caller(), name))
 
     @strawberry.field(description="Who is in a room; NOT_FOUND when there is no such room.")
     async def participants(self, info: Info, room: str) -> list[Participant]:
-        participants = await resolvers.list_participants(*await info.context.caller(), room)
+        participants = await participant_ops.list_participants(*await info.context.caller(), room)
         return [Participant.from_proto(participant) for participant in participants]
 
     @strawberry.field(description="One participant; NOT_FOUND when the room or the participant is missing.")
     async def participant(self, info: Info, room: str, identity: str) -> Participant | None:
-        return Participant.from_proto(await resolvers.get_participant(*await info.context.caller(), room, identity))
+        return Participant.from_proto(
+            await participant_ops.get_participant(*await info.context.caller(), room, identity)
+        )
 
 
 def _selects(selections: list[Selection], name: str) -> bool:
@@ -89,7 +95,7 @@ class Mutation:
         can_publish_sources: list[TrackSource] | None = None,  # type: ignore[valid-type]
         hidden: bool = False,
     ) -> JoinToken:
-        token = await resolvers.create_token(
+        token = await token_ops.create_token(
             *await info.context.caller(),
             room=room,
             identity=identity,
@@ -112,7 +118,7 @@ class Mutation:
         max_participants: int | None = None,
         metadata: str | None = None,
     ) -> Room:
-        room = await resolvers.create_room(
+        room = await room_ops.create_room(
             *await info.context.caller(),
             name=name,
             empty_timeout=empty_timeout,
@@ -124,11 +130,11 @@ class Mutation:
 
     @strawberry.mutation(description="Close a room, disconnecting everyone in it; returns the room as it was.")
     async def delete_room(self, info: Info, name: str) -> Room:
-        return Room.from_proto(await resolvers.delete_room(*await info.context.caller(), name))
+        return Room.from_proto(await room_ops.delete_room(*await info.context.caller(), name))
 
     @strawberry.mutation(description="Disconnect a participant from its room. True when done.")
     async def kick_participant(self, info: Info, room: str, identity: str) -> bool:
-        await resolvers.kick_participant(*await info.context.caller(), room, identity)
+        await participant_ops.kick_participant(*await info.context.caller(), room, identity)
         return True
 
     @strawberry.mutation(
@@ -146,7 +152,7 @@ class Mutation:
         track_sid: str | None = None,
         source: TrackSource | None = None,  # type: ignore[valid-type]
     ) -> Participant:
-        participant = await resolvers.mute_participant(
+        participant = await participant_ops.mute_participant(
             *await info.context.caller(),
             room,
             identity,
@@ -171,7 +177,7 @@ class Mutation:
         attributes: JSON | None = None,
         name: str | None = None,
     ) -> Participant:
-        participant = await resolvers.update_participant(
+        participant = await participant_ops.update_participant(
             *await info.context.caller(), room, identity, metadata=metadata, attributes=attributes, name=name
         )
         return Participant.from_proto(participant)
@@ -180,7 +186,7 @@ class Mutation:
     async def update_participant_permissions(
         self, info: Info, room: str, identity: str, permission: ParticipantPermissionInput
     ) -> Participant:
-        participant = await resolvers.update_participant(
+        participant = await participant_ops.update_participant(
             *await info.context.caller(), room, identity, permission=permission.to_patch()
         )
         return Participant.from_proto(participant)
@@ -195,7 +201,7 @@ class Subscription:
         )
     )
     async def room_events(self, info: Info, room: str | None = None) -> AsyncGenerator[RoomEvent, None]:
-        async for event in resolvers.room_events(*await info.context.caller(), room):
+        async for event in event_ops.room_events(*await info.context.caller(), room):
             yield RoomEvent.from_event(event)
 
 

@@ -14,9 +14,9 @@ from strawberry.types.scalar import ScalarDefinition
 
 from ._speedups.executor import prefetched
 from .context import Info
-from .events import EventKind as EventKindData
-from .events import RoomEvent as RoomEventData
-from .tokens import JoinToken as JoinTokenData
+from .core.events import EventKind as EventKindData
+from .core.events import RoomEvent as RoomEventData
+from .core.minter import JoinToken as JoinTokenData
 
 __all__ = [
     "SCALARS",

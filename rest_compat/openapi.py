@@ -13,7 +13,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from livekit.protocol import models
 
-from graphql_api.redaction import SECRET_FIELDS
+from graphql_api.core.redaction import SECRET_FIELDS
 
 __all__ = ["ATTRIBUTES", "COMPONENTS", "NAME", "PARTICIPANT", "PERMISSION", "ROOM", "body", "responses"]
 

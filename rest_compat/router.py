@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from graphql_api import resolvers
-from graphql_api.auth import Principal
+from graphql_api.core import participants as participant_ops
+from graphql_api.core import rooms as room_ops
+from graphql_api.core import tokens as token_ops
+from graphql_api.core.auth import Principal
+from graphql_api.core.services import Core
 from graphql_api.errors import MissingParameter
-from graphql_api.proto_json import message_to_dict
-from graphql_api.resolvers import Core
+from rest_compat.proto_json import message_to_dict
 
 from .envelope import EnvelopeResponse, ok
 from .forms import int_param, json_param, read_params
@@ -59,7 +61,7 @@ async def _caller(request: Request) -> tuple[Core, Principal]:
 async def create_token(request: Request) -> EnvelopeResponse:
     core, principal = await _caller(request)
     params = await read_params(request)
-    token = await resolvers.create_token(core, principal, room=params.get("room"), identity=params.get("uid"))
+    token = await token_ops.create_token(core, principal, room=params.get("room"), identity=params.get("uid"))
     return ok({"access_token": token.token})
 
 
@@ -83,7 +85,7 @@ _CREATE_ROOM = {
 async def create_room(request: Request) -> EnvelopeResponse:
     core, principal = await _caller(request)
     params = await read_params(request)
-    room = await resolvers.create_room(
+    room = await room_ops.create_room(
         core,
         principal,
         name=params.get("room"),
@@ -104,13 +106,13 @@ async def create_room(request: Request) -> EnvelopeResponse:
 )
 @router.get("/room/", include_in_schema=False)
 async def list_rooms(request: Request) -> EnvelopeResponse:
-    rooms = await resolvers.list_rooms(*await _caller(request))
+    rooms = await room_ops.list_rooms(*await _caller(request))
     return ok({"rooms": [message_to_dict(room) for room in rooms]})
 
 
 @router.delete("/room/{room}", openapi_extra=responses(ROOM, "the room as it was"))
 async def delete_room(request: Request, room: str) -> EnvelopeResponse:
-    deleted = await resolvers.delete_room(*await _caller(request), room)
+    deleted = await room_ops.delete_room(*await _caller(request), room)
     return ok(message_to_dict(deleted))
 
 
@@ -126,26 +128,26 @@ async def delete_room(request: Request, room: str) -> EnvelopeResponse:
     ),
 )
 async def list_participants(request: Request, room: str) -> EnvelopeResponse:
-    participants = await resolvers.list_participants(*await _caller(request), room)
+    participants = await participant_ops.list_participants(*await _caller(request), room)
     return ok({"participants": [message_to_dict(participant) for participant in participants]})
 
 
 @router.get("/room/{room}/participant/{uid}", openapi_extra=responses(PARTICIPANT, "the participant"))
 async def get_participant(request: Request, room: str, uid: str) -> EnvelopeResponse:
-    participant = await resolvers.get_participant(*await _caller(request), room, uid)
+    participant = await participant_ops.get_participant(*await _caller(request), room, uid)
     return ok(message_to_dict(participant))
 
 
 @router.delete("/room/{room}/participant/{uid}", openapi_extra=responses(None, "kicked"))
 async def kick_participant(request: Request, room: str, uid: str) -> EnvelopeResponse:
-    await resolvers.kick_participant(*await _caller(request), room, uid)
+    await participant_ops.kick_participant(*await _caller(request), room, uid)
     return ok()
 
 
 async def _mute(request: Request, room: str, uid: str, *, muted: bool) -> EnvelopeResponse:
     core, principal = await _caller(request)
     params = await read_params(request)
-    await resolvers.mute_participant(
+    await participant_ops.mute_participant(
         core, principal, room, uid, muted=muted, track_sid=params.get("track_sid"), source=params.get("source")
     )
     return ok()
@@ -175,7 +177,7 @@ async def unmute_participant(request: Request, room: str, uid: str) -> EnvelopeR
 async def update_participant_info(request: Request, room: str, uid: str) -> EnvelopeResponse:
     core, principal = await _caller(request)
     params = await read_params(request)
-    participant = await resolvers.update_participant(
+    participant = await participant_ops.update_participant(
         core,
         principal,
         room,
@@ -202,5 +204,5 @@ async def update_participant_permissions(request: Request, room: str, uid: str) 
     permission = json_param(params, "permission", "permission")
     if permission is None:
         raise MissingParameter("permission")
-    participant = await resolvers.update_participant(core, principal, room, uid, permission=permission)
+    participant = await participant_ops.update_participant(core, principal, room, uid, permission=permission)
     return ok(message_to_dict(participant))

@@ -20,7 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 from livekit.protocol import models
 
-from graphql_api.events import BrokerUnavailable, LocalSubscription, RedisBroker, RoomEvent
+from graphql_api.core.events import BrokerUnavailable, LocalSubscription, RedisBroker, RoomEvent
 from tests.redis_server import RedisServer
 from tests.reporting import report
 

@@ -14,8 +14,8 @@ import jwt
 import pytest
 from livekit import api
 
-from graphql_api.auth import Principal, Role
 from graphql_api.context import Context
+from graphql_api.core.auth import Principal, Role
 from graphql_api.errors import Unauthenticated
 from tests.graphql_ws import SubscriptionClient
 from tests.integration.conftest import service_settings

@@ -8,7 +8,7 @@ import time
 import pytest
 from livekit import api, rtc
 
-from graphql_api.tokens import TokenMinter
+from graphql_api.core.minter import TokenMinter
 from tests.livekit_server import LiveKitServer
 from tests.participants import ParticipantPool, join_participant
 

@@ -33,8 +33,8 @@ from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from pydantic import SecretStr
 
-import graphql_api.auth as auth_module
-from graphql_api.auth import OPEN_ACCESS, Authenticator, Principal, Role
+import graphql_api.core.auth as auth_module
+from graphql_api.core.auth import OPEN_ACCESS, Authenticator, Principal, Role
 from graphql_api.errors import Unauthenticated
 from graphql_api.settings import Settings
 
@@ -992,7 +992,7 @@ async def test_aclose_is_idempotent_and_a_closed_authenticator_can_fetch_again(
 
 @pytest.fixture
 def auth_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    with caplog.at_level(logging.DEBUG, logger="graphql_api.auth"):
+    with caplog.at_level(logging.DEBUG, logger="graphql_api.core.auth"):
         yield caplog
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from graphql_api.auth import Authenticator
-from graphql_api.brake import LocalBrake, brake_keys
+from graphql_api.core.auth import Authenticator
+from graphql_api.core.brake import LocalBrake, brake_keys
 from graphql_api.errors import TooManyRequests, Unauthenticated
 from graphql_api.settings import Settings
 

@@ -12,10 +12,10 @@ import pytest
 from livekit import api
 from livekit.protocol import models
 
-from graphql_api.changes import change_id, room_may_be_new
-from graphql_api.events import InProcessBroker, RoomEvent
-from graphql_api.reconcile import Reconciler
-from graphql_api.webhooks import WebhookIntake
+from graphql_api.core.changes import change_id, room_may_be_new
+from graphql_api.core.events import InProcessBroker, RoomEvent
+from graphql_api.core.reconcile import Reconciler
+from graphql_api.core.webhooks import WebhookIntake
 
 KEY, SECRET = "devkey", "a-webhook-secret-0123456789abcdefghijkl"
 

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from livekit.protocol import models
 
-from graphql_api.events import (
+from graphql_api.core.events import (
     BrokerUnavailable,
     InProcessBroker,
     LocalSubscription,

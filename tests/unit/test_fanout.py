@@ -13,15 +13,15 @@ from typing import Any, cast
 from livekit.protocol import models
 from pydantic import SecretStr
 
-from graphql_api.auth import Authenticator
 from graphql_api.context import Context
-from graphql_api.events import InProcessBroker
-from graphql_api.livekit import LiveKit
-from graphql_api.resolvers import Core
-from graphql_api.room_cache import FlightCache
+from graphql_api.core.auth import Authenticator
+from graphql_api.core.cache import FlightCache
+from graphql_api.core.events import InProcessBroker
+from graphql_api.core.livekit import LiveKit
+from graphql_api.core.minter import TokenMinter
+from graphql_api.core.services import Core
 from graphql_api.schema import schema
 from graphql_api.settings import Settings
-from graphql_api.tokens import TokenMinter
 
 
 class CountingLiveKit:

@@ -12,8 +12,8 @@ import asyncio
 import pytest
 from livekit.protocol import models
 
-from graphql_api.events import InProcessBroker, RoomEvent
-from graphql_api.room_cache import FlightCache
+from graphql_api.core.cache import FlightCache
+from graphql_api.core.events import InProcessBroker, RoomEvent
 
 Participants = list[models.ParticipantInfo]
 

@@ -4,8 +4,8 @@ from typing import Any
 
 from livekit.protocol import models
 
-from graphql_api.proto_json import message_to_dict
-from graphql_api.redaction import SECRET_FIELDS, redact
+from graphql_api.core.redaction import SECRET_FIELDS, redact
+from rest_compat.proto_json import message_to_dict
 
 
 def test_room_fields_keep_proto_names_and_64_bit_numbers() -> None:

@@ -5,7 +5,7 @@ import jwt
 import pytest
 from livekit.api import TokenVerifier
 
-from graphql_api.tokens import TokenMinter
+from graphql_api.core.minter import TokenMinter
 
 KEY = "APIkey"
 SECRET = "a-secret-of-at-least-thirty-two-characters"

@@ -16,8 +16,8 @@ from livekit.protocol import models
 from livekit.protocol import room as room_proto
 from pydantic import SecretStr
 
+from graphql_api.core.livekit import Breaker, LiveKit
 from graphql_api.errors import InvalidParameter, NotFound, UpstreamAuthError, UpstreamTimeout, UpstreamUnavailable
-from graphql_api.livekit import Breaker, LiveKit
 from graphql_api.settings import Settings
 
 

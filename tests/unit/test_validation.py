@@ -1,7 +1,7 @@
 import pytest
 
+from graphql_api.core.validation import check_count, check_name, check_text
 from graphql_api.errors import InvalidParameter, MissingParameter
-from graphql_api.validation import check_count, check_name, check_text
 
 
 def test_missing_uses_the_document_wording() -> None:

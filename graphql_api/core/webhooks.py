@@ -19,8 +19,8 @@ from google.protobuf import json_format
 from livekit.api import TokenVerifier
 from livekit.protocol import webhook
 
+from ..errors import InvalidParameter, Unauthenticated
 from .changes import change_id
-from .errors import InvalidParameter, Unauthenticated
 from .events import EventKind, RoomEvent
 
 __all__ = ["WebhookIntake"]

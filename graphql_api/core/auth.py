@@ -31,9 +31,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, HMACAlgorithm, RSAAlgorithm
 
+from ..errors import Unauthenticated
+from ..settings import Settings
 from .brake import Brake, LocalBrake, brake_keys
-from .errors import Unauthenticated
-from .settings import Settings
 
 __all__ = ["OPEN_ACCESS", "Authenticator", "Principal", "Role"]
 
@@ -181,7 +181,7 @@ class Authenticator:
     async def authenticate(self, authorization: str | None, client: str | None = None) -> Principal:
         """The caller behind an ``Authorization`` header value; raises Unauthenticated.
 
-        With the ``client``'s address, failures are braked (see graphql_api.brake): TooManyRequests.
+        With the ``client``'s address, failures are braked (see graphql_api.core.brake): TooManyRequests.
         """
         if not self._configured:
             return OPEN_ACCESS

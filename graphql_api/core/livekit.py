@@ -26,9 +26,9 @@ from livekit import api
 from livekit.protocol import models
 from livekit.protocol import room as room_proto
 
-from . import _speedups
-from ._speedups.livekit_headers import reuse_auth_headers
-from .errors import (
+from .. import _speedups
+from .._speedups.livekit_headers import reuse_auth_headers
+from ..errors import (
     Conflict,
     GxrtcError,
     InvalidParameter,
@@ -38,8 +38,8 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from ..settings import Settings
 from .redaction import redact
-from .settings import Settings
 
 __all__ = ["Breaker", "LiveKit", "translate"]
 

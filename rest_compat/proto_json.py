@@ -15,7 +15,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from .redaction import SECRET_FIELDS
+from graphql_api.core.redaction import SECRET_FIELDS
 
 __all__ = ["message_to_dict"]
 

@@ -19,10 +19,10 @@ from typing import Any, Final
 from google.protobuf.descriptor import FieldDescriptor
 from livekit.protocol import models
 
+from ..errors import Forbidden, InvalidParameter
+from ..settings import Settings
 from .auth import Principal, Role
-from .errors import Forbidden, InvalidParameter
 from .permissions import merge_permission
-from .settings import Settings
 
 __all__ = ["SOURCE_NAMES", "Ceiling", "ceiling", "require_grantable", "token_sources"]
 

@@ -61,7 +61,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from .errors import ServiceUnavailable
+from ..errors import ServiceUnavailable
 
 __all__ = [
     "EVENT_KINDS",

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
-from .errors import TooManyRequests
+from ..errors import TooManyRequests
 
 __all__ = ["Brake", "LocalBrake", "brake_keys"]
 

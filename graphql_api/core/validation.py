@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import InvalidParameter, MissingParameter
+from ..errors import InvalidParameter, MissingParameter
 
 __all__ = ["MAX_NAME_LENGTH", "check_count", "check_name", "check_text", "check_unicode"]
 

@@ -19,7 +19,7 @@ from livekit.protocol import models
 
 from .changes import change_id
 from .events import EventKind, RoomEvent, Subscription
-from .resolvers import Core
+from .services import Core
 
 __all__ = ["Reconciler"]
 

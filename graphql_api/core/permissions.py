@@ -13,7 +13,7 @@ from typing import Any
 
 from livekit.protocol import models
 
-from .errors import InvalidParameter
+from ..errors import InvalidParameter
 
 __all__ = ["PERMISSION_FIELDS", "merge_permission"]
 

@@ -12,8 +12,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from ..errors import GxrtcError
 from .auth import Principal
-from .errors import GxrtcError
 
 __all__ = ["audited"]
 

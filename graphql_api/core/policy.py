@@ -15,9 +15,9 @@ What a caller may grant (token claims, permission changes) is in `grants`.
 
 from __future__ import annotations
 
+from ..errors import Forbidden
+from ..settings import Settings
 from .auth import Principal, Role
-from .errors import Forbidden
-from .settings import Settings
 
 __all__ = ["readable_rooms", "require_moderator", "require_reader", "require_token_for", "token_ttl_ceiling"]
 
