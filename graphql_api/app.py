@@ -17,21 +17,20 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from livekit.protocol import models
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Scope
 
 from rest_compat.envelope import EnvelopeResponse, error, from_error, ok
+from rest_compat.errors import error_handlers, language
 from rest_compat.openapi import COMPONENTS, NAME
 from rest_compat.router import router as rest_router
 
 from . import _speedups
-from ._speedups.exact_routes import ErrorHandler, ExactRoutes
+from ._speedups.exact_routes import ExactRoutes
 from .core.auth import Authenticator
 from .core.cache import FlightCache
 from .core.events import open_broker
@@ -42,7 +41,6 @@ from .core.services import Core
 from .core.webhooks import WebhookIntake
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
 from .graphiql import PREFIX, assets_app
-from .i18n import Language, negotiate, zh_for_status
 from .limits import Admission, BodyIntake, Gate
 from .schema import build_schema
 from .settings import Settings
@@ -93,24 +91,6 @@ def _drain_on_signals(gate: Gate) -> None:
             signal.signal(sig, handler)
         except ValueError:  # not the main thread (an embedding test client): nothing to chain to
             return
-
-
-def _allowed_methods(request: Request) -> set[str]:
-    """Every method some route takes at this path; included routers are walked into."""
-    methods: set[str] = set()
-    pending: list[Any] = list(request.app.router.routes)
-    while pending:
-        route = pending.pop()
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            pending.extend(inner.routes)
-        elif getattr(route, "methods", None) and route.path_regex.match(request.url.path):
-            methods |= route.methods
-    return methods
-
-
-def _language(headers: Headers, settings: Settings) -> Language:
-    return negotiate(headers.get("accept-language"), settings.default_language)
 
 
 def _list_rooms(livekit: LiveKit) -> Callable[[tuple[str, ...] | None], Awaitable[list[models.Room]]]:
@@ -216,43 +196,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await livekit.aclose()
             await authenticator.aclose()
 
-    async def on_gxrtc_error(request: Request, exc: Exception) -> EnvelopeResponse:
-        assert isinstance(exc, GxrtcError)
-        return from_error(exc, _language(request.headers, settings))
-
-    async def on_http_error(request: Request, exc: Exception) -> EnvelopeResponse:
-        assert isinstance(exc, HTTPException)
-        reasons = {400: "invalid parameter", 404: "not found", 405: "method not allowed"}
-        message = exc.detail if isinstance(exc.detail, str) else "request failed"
-        if exc.status_code == 404:
-            message = f"no such path: {request.url.path}"
-        elif exc.status_code == 405:
-            message = f"method {request.method} is not allowed on {request.url.path}"
-        if _language(request.headers, settings) == "zh-CN":
-            message = zh_for_status(exc.status_code) or message
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            # Starlette names only the first matching route's methods; /room has two routes.
-            headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
-        return error(exc.status_code, message, reasons.get(exc.status_code), headers=headers or None)
-
-    async def on_validation_error(request: Request, exc: Exception) -> EnvelopeResponse:
-        assert isinstance(exc, RequestValidationError)
-        first = exc.errors()[0] if exc.errors() else {}
-        param = str(first.get("loc", ["", "request"])[-1])
-        return error(400, f"params {param} is invalid", "invalid parameter")
-
-    async def on_unexpected(request: Request, exc: Exception) -> EnvelopeResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error(500, "internal error", "internal error")
-
     # One table, for FastAPI's layers and for the exact routes alike.
-    handlers: dict[Any, ErrorHandler] = {
-        GxrtcError: on_gxrtc_error,
-        HTTPException: on_http_error,
-        RequestValidationError: on_validation_error,
-        Exception: on_unexpected,
-    }
+    handlers = error_handlers(settings)
     app = FastAPI(
         title="GXRTC API",
         summary="Join tokens and room management for LiveKit: REST compat under /api/v1, GraphQL at /graphql.",
@@ -322,7 +267,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return ok({"status": "ready", "livekit": core.livekit.breaker.state, "events": events})
 
     def refuse(scope: Scope, exc: GxrtcError) -> EnvelopeResponse:
-        return from_error(exc, _language(Headers(scope=scope), settings))
+        return from_error(exc, language(Headers(scope=scope), settings))
 
     if not settings.telemetry and _speedups.enabled():
         # Innermost of ours: the busy exact paths skip FastAPI's router and exception layers.
