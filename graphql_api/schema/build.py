@@ -1,8 +1,12 @@
-"""The GraphQL schema: Query, Mutation and Subscription over the core's operations (`graphql_api.core`)."""
+"""The schema built: the checks around every operation (parse, validate, present errors) and the limits.
+
+`GxrtcSchema` is Strawberry's schema with our checks, and the speed-ups
+(`graphql_api._speedups`) unless `GXRTC_SPEEDUPS=off`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import graphql
@@ -10,199 +14,28 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule, specified_rules
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
-from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
-from strawberry.types.nodes import SelectedField, Selection
 
-from . import _speedups
-from ._speedups._internals import validate_document
-from ._speedups.direct_resolvers import call_resolvers_directly
-from ._speedups.lean_execute import lean_execute
-from ._speedups.names import RememberingNameConverter
-from ._speedups.one_field import SingleFieldPlan, plan_operation
-from .context import Context, Info
-from .core import participants as participant_ops
-from .core import room_events as event_ops
-from .core import rooms as room_ops
-from .core import tokens as token_ops
-from .i18n import Language
-from .presentation import present, without_suggestions
-from .settings import Settings
-from .types import SCALARS, JoinToken, Participant, ParticipantPermissionInput, Room, RoomEvent, TrackSource
-from .weighed_cache import WeighedCache
+from .. import _speedups
+from .._speedups._internals import validate_document
+from .._speedups.direct_resolvers import call_resolvers_directly
+from .._speedups.lean_execute import lean_execute
+from .._speedups.names import RememberingNameConverter
+from .._speedups.one_field import SingleFieldPlan, plan_operation
+from ..context import Context
+from ..i18n import Language
+from ..presentation import present, without_suggestions
+from ..settings import Settings
+from ..types import SCALARS
+from ..weighed_cache import WeighedCache
+from .mutations import Mutation
+from .queries import Query
+from .subscriptions import Subscription
 
-__all__ = ["GxrtcSchema", "Mutation", "Query", "Subscription", "build_schema", "schema"]
-
-
-@strawberry.type
-class Query:
-    @strawberry.field(description="Rooms on the LiveKit server; with `names`, only those rooms.")
-    async def rooms(self, info: Info, names: list[str] | None = None) -> list[Room]:
-        core, principal = await info.context.caller()
-        if not _selects(info.selected_fields[0].selections, "participants"):
-            return [Room.from_proto(room) for room in await room_ops.list_rooms(core, principal, names)]
-        # An overview: the listing and the whole fan-out in one step, both from the overview cache,
-        # rather than a resolver and a loader future per room.
-        rooms = await room_ops.list_rooms(core, principal, names, overview=True)
-        everyone = await participant_ops.list_participants_of_rooms(core, principal, [room.name for room in rooms])
-        return [Room.from_proto(room).with_participants(p) for room, p in zip(rooms, everyone, strict=True)]
-
-    @strawberry.field(description="One room by name; NOT_FOUND when there is no such room.")
-    async def room(self, info: Info, name: str) -> Room | None:
-        return Room.from_proto(await room_ops.get_room(*await info.context.caller(), name))
-
-    @strawberry.field(description="Who is in a room; NOT_FOUND when there is no such room.")
-    async def participants(self, info: Info, room: str) -> list[Participant]:
-        participants = await participant_ops.list_participants(*await info.context.caller(), room)
-        return [Participant.from_proto(participant) for participant in participants]
-
-    @strawberry.field(description="One participant; NOT_FOUND when the room or the participant is missing.")
-    async def participant(self, info: Info, room: str, identity: str) -> Participant | None:
-        return Participant.from_proto(
-            await participant_ops.get_participant(*await info.context.caller(), room, identity)
-        )
-
-
-def _selects(selections: list[Selection], name: str) -> bool:
-    """Whether `name` is among these selections, fragments included (directives are not evaluated)."""
-    for selection in selections:
-        if isinstance(selection, SelectedField):
-            if selection.name == name:
-                return True
-        elif _selects(selection.selections, name):
-            return True
-    return False
-
-
-@strawberry.type
-class Mutation:
-    @strawberry.mutation(
-        description=(
-            "Mint a token that lets `identity` join `room`. Users mint for themselves only; `hidden` is for admins;"
-            " `canPublishSources` limits what the client may publish, within what the caller's role allows."
-        )
-    )
-    async def create_token(
-        self,
-        info: Info,
-        room: str,
-        identity: str,
-        name: str | None = None,
-        ttl_seconds: int | None = None,
-        can_publish_sources: list[TrackSource] | None = None,  # type: ignore[valid-type]
-        hidden: bool = False,
-    ) -> JoinToken:
-        token = await token_ops.create_token(
-            *await info.context.caller(),
-            room=room,
-            identity=identity,
-            name=name,
-            ttl_seconds=ttl_seconds,
-            can_publish_sources=[source.name for source in can_publish_sources]  # type: ignore[attr-defined]
-            if can_publish_sources
-            else None,
-            hidden=hidden,
-        )
-        return JoinToken.from_data(token)
-
-    @strawberry.mutation(description="Create a room, or return it as it is when it exists already.")
-    async def create_room(
-        self,
-        info: Info,
-        name: str,
-        empty_timeout: int | None = None,
-        departure_timeout: int | None = None,
-        max_participants: int | None = None,
-        metadata: str | None = None,
-    ) -> Room:
-        room = await room_ops.create_room(
-            *await info.context.caller(),
-            name=name,
-            empty_timeout=empty_timeout,
-            departure_timeout=departure_timeout,
-            max_participants=max_participants,
-            metadata=metadata,
-        )
-        return Room.from_proto(room)
-
-    @strawberry.mutation(description="Close a room, disconnecting everyone in it; returns the room as it was.")
-    async def delete_room(self, info: Info, name: str) -> Room:
-        return Room.from_proto(await room_ops.delete_room(*await info.context.caller(), name))
-
-    @strawberry.mutation(description="Disconnect a participant from its room. True when done.")
-    async def kick_participant(self, info: Info, room: str, identity: str) -> bool:
-        await participant_ops.kick_participant(*await info.context.caller(), room, identity)
-        return True
-
-    @strawberry.mutation(
-        description=(
-            "Mute (or with `muted: false`, unmute) a participant's microphone tracks, or the one track or"
-            " source given. Returns the participant with its tracks as they are now."
-        )
-    )
-    async def mute_participant(
-        self,
-        info: Info,
-        room: str,
-        identity: str,
-        muted: bool = True,
-        track_sid: str | None = None,
-        source: TrackSource | None = None,  # type: ignore[valid-type]
-    ) -> Participant:
-        participant = await participant_ops.mute_participant(
-            *await info.context.caller(),
-            room,
-            identity,
-            muted=muted,
-            track_sid=track_sid,
-            source=source.name if source is not None else None,
-        )
-        return Participant.from_proto(participant)
-
-    @strawberry.mutation(
-        description=(
-            "Change a participant's metadata, name or attributes. Attributes merge into the current ones;"
-            " an empty value deletes its key."
-        )
-    )
-    async def update_participant_info(
-        self,
-        info: Info,
-        room: str,
-        identity: str,
-        metadata: str | None = None,
-        attributes: JSON | None = None,
-        name: str | None = None,
-    ) -> Participant:
-        participant = await participant_ops.update_participant(
-            *await info.context.caller(), room, identity, metadata=metadata, attributes=attributes, name=name
-        )
-        return Participant.from_proto(participant)
-
-    @strawberry.mutation(description="Change what a participant may do; fields left out keep their current value.")
-    async def update_participant_permissions(
-        self, info: Info, room: str, identity: str, permission: ParticipantPermissionInput
-    ) -> Participant:
-        participant = await participant_ops.update_participant(
-            *await info.context.caller(), room, identity, permission=permission.to_patch()
-        )
-        return Participant.from_proto(participant)
-
-
-@strawberry.type
-class Subscription:
-    @strawberry.subscription(
-        description=(
-            "A room's events as they happen (every room with `room: null`, for admins), starting with a SNAPSHOT."
-            ' Authenticate in connection_init with {"Authorization": "Bearer ..."}.'
-        )
-    )
-    async def room_events(self, info: Info, room: str | None = None) -> AsyncGenerator[RoomEvent, None]:
-        async for event in event_ops.room_events(*await info.context.caller(), room):
-            yield RoomEvent.from_event(event)
+__all__ = ["GxrtcSchema", "build_schema", "schema"]
 
 
 _CACHED_TEXT = 256 * 1024
