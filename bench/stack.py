@@ -2,7 +2,7 @@
 
 Settings reach the child only through its environment, built here: ambient ``LIVEKIT_*`` and ``GXRTC_*``
 variables are dropped so a developer's shell cannot change what the benchmark measures (the same rule
-as ``tests/service.py``, which has no worker option, hence this module).
+as ``tests/harness/service.py``, which has no worker option, hence this module).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from tests.service import free_port
+from tests.harness.service import free_port
 
 __all__ = ["CpuMeter", "ProcessMemory", "RssSampler", "Service", "free_port", "process_tree"]
 

@@ -4,21 +4,21 @@ Each module says what it replaces and which differential test proves the two
 paths give the same answers:
 
 - `executor`: graphql-core's completion of objects whose selected fields are
-  plain leaves. Proven equal by tests/unit/test_executor.py.
+  plain leaves. Proven equal by tests/unit/speedups/test_executor.py.
 - `one_field`: graphql-core's execution of a one-root-field operation with
-  plain arguments. tests/unit/test_single_field.py.
+  plain arguments. tests/unit/speedups/test_one_field.py.
 - `lean_execute`: Strawberry's `Schema.execute` for queries and mutations.
-  tests/unit/test_lean_execute.py.
+  tests/unit/speedups/test_lean_execute.py.
 - `direct_resolvers`: Strawberry's resolver wrapper, for fields with leaf
-  arguments. tests/unit/test_single_field.py, tests/unit/test_direct_resolvers.py.
+  arguments. tests/unit/speedups/test_one_field.py, tests/unit/speedups/test_direct_resolvers.py.
 - `names`: Strawberry's camelCase conversion of argument names on every call.
-  tests/unit/test_lean_execute.py.
+  tests/unit/speedups/test_lean_execute.py.
 - `exact_routes`: Starlette's and FastAPI's routing layers, for exact
-  (method, path) routes. tests/unit/test_express.py.
+  (method, path) routes. tests/unit/speedups/test_exact_routes.py.
 - `head_with_body`: uvicorn's two writes (head, then body) per response.
-  tests/unit/test_http_protocol.py.
+  tests/unit/speedups/test_http_protocol.py.
 - `livekit_headers`: livekit-api's signing of a fresh admin JWT for every
-  call. tests/unit/test_upstream.py.
+  call. tests/unit/speedups/test_livekit_headers.py.
 
 Every private import they (and the few features that hook into a library's
 machinery) need is in `_internals`, with the pinned versions it was checked

@@ -9,8 +9,8 @@ graphql-core calls the resolver made here instead: rename the arguments, add
 `info`, call. Fields with input objects (or anything else) keep Strawberry's
 wrapper.
 
-Proven equal by tests/unit/test_single_field.py (a schema with and one
-without direct resolvers, the same answers) and tests/unit/test_direct_resolvers.py.
+Proven equal by tests/unit/speedups/test_one_field.py (a schema with and one
+without direct resolvers, the same answers) and tests/unit/speedups/test_direct_resolvers.py.
 """
 
 from __future__ import annotations

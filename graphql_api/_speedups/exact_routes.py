@@ -11,7 +11,7 @@ else (path parameters, unknown paths, 405s, WebSockets) goes on to FastAPI as
 before. Errors are answered by the app's own exception handlers, looked up the
 way Starlette looks them up, so both ways give the same answers.
 
-Proven equal by tests/unit/test_express.py (every route, with and without
+Proven equal by tests/unit/speedups/test_exact_routes.py (every route, with and without
 `ExactRoutes`, the same answers). Off with `GXRTC_SPEEDUPS=off`.
 """
 

@@ -7,7 +7,7 @@ own by the client's kernel. Held back until the first body bytes (or the end
 of the response, or the connection's close), the head goes out with the body.
 The bytes on the wire are the same; only their grouping changes.
 
-Proven by tests/unit/test_http_protocol.py (the same bytes, one write). Off
+Proven by tests/unit/speedups/test_http_protocol.py (the same bytes, one write). Off
 with `GXRTC_SPEEDUPS=off`: uvicorn's own writes.
 """
 

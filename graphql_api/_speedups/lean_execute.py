@@ -9,7 +9,7 @@ Strawberry's path, guarded by the same checks through the schema's `Guard`
 extension, which is also what Strawberry's `execute` runs when the speed-ups
 are off.
 
-Proven equal to Strawberry's path by tests/unit/test_lean_execute.py (the
+Proven equal to Strawberry's path by tests/unit/speedups/test_lean_execute.py (the
 same answers, errors included, both ways) and by the integration suite, which
 `make test` runs with `GXRTC_SPEEDUPS=off` as well.
 """

@@ -1,8 +1,9 @@
 """Admin JWTs for LiveKit signed once every few minutes, in place of livekit-api's signing on every call.
 
-Proven by tests/unit/test_upstream.py (calls through a fake Twirp server carry
-valid admin tokens with the grants each call needs). Off with
-`GXRTC_SPEEDUPS=off`: livekit-api signs every call itself.
+Tested by tests/unit/speedups/test_livekit_headers.py (one signature per set of
+grants until it ages, never one shared between grants) and by the integration
+suite against a real LiveKit, both ways. Off with `GXRTC_SPEEDUPS=off`:
+livekit-api signs every call itself.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Strawberry's `NameConverter` converts every argument's name on every resolver
 call; the names never change, so this one remembers them. The schema's SDL
 and every answer are the same either way (`make schema-check`, and
-tests/unit/test_lean_execute.py runs the same operations both ways).
+tests/unit/speedups/test_lean_execute.py runs the same operations both ways).
 """
 
 from __future__ import annotations

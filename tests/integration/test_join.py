@@ -9,8 +9,8 @@ import pytest
 from livekit import api, rtc
 
 from graphql_api.core.minter import TokenMinter
-from tests.livekit_server import LiveKitServer
-from tests.participants import ParticipantPool, join_participant
+from tests.harness.livekit_server import LiveKitServer
+from tests.harness.participants import ParticipantPool, join_participant
 
 pytestmark = pytest.mark.integration
 

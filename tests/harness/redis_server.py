@@ -20,11 +20,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from tests.binaries import resolve_binary
+from tests.harness.binaries import resolve_binary
 
 __all__ = ["RedisServer", "RedisServerError", "find_redis_binary"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO_ROOT / "dev" / "install-redis.sh"
 HOST = "127.0.0.1"
 

@@ -14,7 +14,7 @@ from graphql_api.context import Context
 from graphql_api.errors import RoomNotFound
 from graphql_api.schema import build_schema
 from graphql_api.settings import Settings
-from tests.unit.test_fanout import CountingLiveKit, make_core
+from tests.unit.core.test_fanout import CountingLiveKit, make_core
 
 
 class BrokenLiveKit(CountingLiveKit):

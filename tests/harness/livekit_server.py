@@ -36,13 +36,13 @@ from typing import Any, BinaryIO, Self
 
 import yaml
 
-from tests.binaries import resolve_binary
+from tests.harness.binaries import resolve_binary
 
 __all__ = ["LiveKitServer", "LiveKitServerError", "find_livekit_binary", "node_ip_from_environment"]
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_CONFIG = REPO_ROOT / "dev" / "livekit.yaml"
 INSTALL_SCRIPT = REPO_ROOT / "dev" / "install-livekit.sh"
 
