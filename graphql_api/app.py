@@ -181,8 +181,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         reconciler = asyncio.create_task(Reconciler(core).run(settings.reconcile_interval_seconds))
         # What start-up made (modules, the schema, settings) lives as long as the process. Frozen,
-        # it is out of the collector's way: a full collection walked all of it, about 120 ms
-        # once in a while under GraphQL load, which was most of GraphQL's p99.
+        # it is out of the collector's way: a full collection walked all of it now and then under
+        # GraphQL load, which was most of GraphQL's p99 (docs/performance.md).
         gc.collect()
         gc.freeze()
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from graphql_api.core import participants as participant_ops
+from graphql_api.core.vocabulary import TRACK_SOURCES
 from graphql_api.errors import MissingParameter
 
 from .envelope import EnvelopeResponse, ok
@@ -28,7 +29,7 @@ _MUTE = {
     **body(
         {
             "track_sid": NAME,
-            "source": {"type": "string", "enum": ["MICROPHONE", "CAMERA", "SCREEN_SHARE", "SCREEN_SHARE_AUDIO"]},
+            "source": {"type": "string", "enum": [source.upper() for source in TRACK_SOURCES]},
         },
         [],
     ),

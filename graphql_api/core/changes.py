@@ -25,7 +25,8 @@ from typing import Final
 
 from livekit.protocol import models
 
-from .events import DEFAULT_DEDUPE_TTL, EventKind
+from .events import EventKind
+from .events.model import DEFAULT_DEDUPE_TTL
 
 __all__ = ["change_id", "room_may_be_new"]
 

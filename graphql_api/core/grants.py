@@ -16,24 +16,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from google.protobuf.descriptor import FieldDescriptor
 from livekit.protocol import models
 
 from ..errors import Forbidden, InvalidParameter
 from ..settings import Settings
 from .auth import Principal, Role
 from .permissions import merge_permission
+from .vocabulary import PERMISSION_SWITCHES, TRACK_SOURCES
 
 __all__ = ["SOURCE_NAMES", "Ceiling", "ceiling", "require_grantable", "token_sources"]
 
-SOURCE_NAMES: Final = ("camera", "microphone", "screen_share", "screen_share_audio")
+SOURCE_NAMES: Final = TRACK_SOURCES
 """The sources a token may let its holder publish, as token claims name them."""
 
-_SWITCHES: Final = tuple(
-    field.name
-    for field in models.ParticipantPermission.DESCRIPTOR.fields
-    if field.type == FieldDescriptor.TYPE_BOOL and not field.is_repeated
-)
+_SWITCHES: Final = PERMISSION_SWITCHES
 """Every on/off grant of LiveKit's ParticipantPermission, new ones included as LiveKit adds them."""
 _DEFAULT_SWITCHES: Final = frozenset({"can_subscribe", "can_publish", "can_publish_data"})
 """What LiveKit grants a join token that asks for nothing else."""

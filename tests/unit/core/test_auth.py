@@ -33,7 +33,7 @@ from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from pydantic import SecretStr
 
-import graphql_api.core.auth as auth_module
+import graphql_api.core.auth.authenticator as auth_module
 from graphql_api.core.auth import OPEN_ACCESS, Authenticator, Principal, Role
 from graphql_api.errors import Unauthenticated
 from graphql_api.settings import Settings
