@@ -41,8 +41,10 @@ console-test: console
 run: setup
 	dev/run.sh
 
+# The whole suite, then the integration tests again on the libraries' own paths (see graphql_api/_speedups).
 test: setup lint schema-check console-test
 	dev/test.sh
+	GXRTC_SPEEDUPS=off dev/test.sh tests/integration
 
 unit: deps
 	$(VENV)/bin/pytest tests/unit
@@ -51,6 +53,7 @@ lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy graphql_api rest_compat tests bench dev/install_graphiql.py
+	$(VENV)/bin/lint-imports
 
 schema: deps
 	$(VENV)/bin/python -m graphql_api.export_schema > schema.graphql

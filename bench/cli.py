@@ -17,7 +17,7 @@ from typing import Any
 from livekit import api
 from livekit.protocol import room as room_proto
 
-from tests.livekit_server import LiveKitServer, LiveKitServerError
+from tests.harness.livekit_server import LiveKitServer, LiveKitServerError
 
 from .client import BenchError, ServiceClient
 from .load import CREATE_TOKEN_MUTATION, WrkError, ensure_wrk

@@ -7,7 +7,7 @@ LiveKit treats it as a participant of the room: it gets a SID, is counted in ``n
 listed by ``ListParticipants`` / ``GetParticipant`` with state ``JOINED``. It never answers the
 subscriber offer, so it never becomes ``ACTIVE`` and has no tracks.
 
-Why not the rtc SDK (``tests/participants.py``)? Measured on this 2-core machine with ``livekit`` 1.2.0,
+Why not the rtc SDK (``tests/harness/participants.py``)? Measured on this 2-core machine with ``livekit`` 1.2.0,
 joining without publishing media and with ``auto_subscribe=False``, in batches of 25:
 
 * 150 clients took 31 s to join and held ~970 MB RSS in the joining process;

@@ -1,6 +1,6 @@
 """The scenarios of ``python -m bench`` and the run that strings them together.
 
-One run starts a throwaway livekit-server (free ports, loopback only, via ``tests.livekit_server``) and
+One run starts a throwaway livekit-server (free ports, loopback only, via ``tests.harness.livekit_server``) and
 then the service under uvicorn once per worker count, and measures:
 
 1. token minting (REST and GraphQL) with wrk at fixed concurrency, for each worker count;
@@ -26,7 +26,7 @@ from typing import Any
 from livekit import api
 from livekit.protocol import room as room_proto
 
-from tests.livekit_server import LiveKitServer
+from tests.harness.livekit_server import LiveKitServer
 
 from .client import BenchError, ServiceClient
 from .load import WrkResult, run_wrk

@@ -2,7 +2,7 @@
 
 Settings reach the child only through its environment, built here: ambient ``LIVEKIT_*`` and ``GXRTC_*``
 variables are dropped so a developer's shell cannot change what the benchmark measures (the same rule
-as ``tests/service.py``, which has no worker option, hence this module).
+as ``tests/harness/service.py``, which has no worker option, hence this module).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,16 +24,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from tests.harness.service import free_port
+
 __all__ = ["CpuMeter", "ProcessMemory", "RssSampler", "Service", "free_port", "process_tree"]
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # -- /proc ---------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 # Prints the path of a redis-server binary, installing Debian's package once when there is none.
 #
 # Only the binary matters: tests start their own throwaway servers on free loopback ports
-# (tests/redis_server.py), and the service reaches whatever GXRTC_REDIS_URL names. So when this
+# (tests/harness/redis_server.py), and the service reaches whatever GXRTC_REDIS_URL names. So when this
 # script installs the package it also stops and disables the system service Debian starts on
 # port 6379, which nothing here uses.
 #

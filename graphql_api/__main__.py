@@ -21,13 +21,12 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        # asyncio's own loop: with uvloop, about 1 % of token requests waited 200 to 600 ms
-        # whenever clients opened their connections together, for no more throughput
-        # (measured with wrk, 64 connections: p99 200-330 ms against 25-31 ms).
+        # asyncio's own loop: uvloop gave a long tail when clients connected together (docs/performance.md).
         loop="asyncio",
-        # httptools, with Nagle off and each answer in one write (see graphql_api.http).
+        # httptools, with Nagle off, limits on heads and connections, and (with the speed-ups) each
+        # answer in one write: see graphql_api.http.
         http="graphql_api.http:HttpToolsProtocol",
-        # Access logs cost a third of the token path's throughput; the audit log records what matters.
+        # Access logs cost much of the token path's throughput; the audit log records what matters.
         access_log=False,
         # uvicorn's own default is 16 MiB a message, far past the body cap; bigger frames close the socket (1009).
         ws_max_size=settings.max_websocket_message_bytes,

@@ -17,35 +17,36 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from livekit.protocol import models
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Scope
 
 from rest_compat.envelope import EnvelopeResponse, error, from_error, ok
+from rest_compat.errors import error_handlers, language
+from rest_compat.openapi import COMPONENTS, NAME
+from rest_compat.router import router as rest_router
 
-from .auth import Authenticator
+from . import _speedups
+from ._speedups.exact_routes import ExactRoutes
 from .console import default_console_dir
 from .console import routes as console_routes
+from .core.auth import Authenticator
+from .core.cache import FlightCache
+from .core.events import open_broker
+from .core.livekit import LiveKit
+from .core.minter import TokenMinter
+from .core.reconcile import Reconciler
+from .core.services import Core
+from .core.webhooks import WebhookIntake
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
-from .events import open_broker
-from .express import ErrorHandler, ExactRoutes
 from .graphiql import PREFIX, assets_app
-from .i18n import Language, negotiate, zh_for_status
 from .limits import Admission, BodyIntake, Gate
-from .livekit import LiveKit
-from .reconcile import Reconciler
-from .resolvers import Core
-from .room_cache import FlightCache
 from .schema import build_schema
 from .settings import Settings
-from .tokens import TokenMinter
 from .view import GraphQLView
-from .webhooks import WebhookIntake
 
 __all__ = ["create_app"]
 
@@ -94,24 +95,6 @@ def _drain_on_signals(gate: Gate) -> None:
             return
 
 
-def _allowed_methods(request: Request) -> set[str]:
-    """Every method some route takes at this path; included routers are walked into."""
-    methods: set[str] = set()
-    pending: list[Any] = list(request.app.router.routes)
-    while pending:
-        route = pending.pop()
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            pending.extend(inner.routes)
-        elif getattr(route, "methods", None) and route.path_regex.match(request.url.path):
-            methods |= route.methods
-    return methods
-
-
-def _language(headers: Headers, settings: Settings) -> Language:
-    return negotiate(headers.get("accept-language"), settings.default_language)
-
-
 def _list_rooms(livekit: LiveKit) -> Callable[[tuple[str, ...] | None], Awaitable[list[models.Room]]]:
     async def fetch(names: tuple[str, ...] | None) -> list[models.Room]:
         return await livekit.list_rooms(list(names) if names is not None else None)
@@ -133,8 +116,6 @@ def _configure_audit_log() -> None:
 
 def _describe_openapi(app: FastAPI) -> None:
     """REST compat's operations, LiveKit's message schemas and the bearer scheme, in FastAPI's document."""
-    from rest_compat.openapi import COMPONENTS, NAME
-    from rest_compat.router import router as rest_router
 
     generate = app.openapi
 
@@ -202,8 +183,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         reconciler = asyncio.create_task(Reconciler(core).run(settings.reconcile_interval_seconds))
         # What start-up made (modules, the schema, settings) lives as long as the process. Frozen,
-        # it is out of the collector's way: a full collection walked all of it, about 120 ms
-        # once in a while under GraphQL load, which was most of GraphQL's p99.
+        # it is out of the collector's way: a full collection walked all of it now and then under
+        # GraphQL load, which was most of GraphQL's p99 (docs/performance.md).
         gc.collect()
         gc.freeze()
         try:
@@ -217,43 +198,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await livekit.aclose()
             await authenticator.aclose()
 
-    async def on_gxrtc_error(request: Request, exc: Exception) -> EnvelopeResponse:
-        assert isinstance(exc, GxrtcError)
-        return from_error(exc, _language(request.headers, settings))
-
-    async def on_http_error(request: Request, exc: Exception) -> EnvelopeResponse:
-        assert isinstance(exc, HTTPException)
-        reasons = {400: "invalid parameter", 404: "not found", 405: "method not allowed"}
-        message = exc.detail if isinstance(exc.detail, str) else "request failed"
-        if exc.status_code == 404:
-            message = f"no such path: {request.url.path}"
-        elif exc.status_code == 405:
-            message = f"method {request.method} is not allowed on {request.url.path}"
-        if _language(request.headers, settings) == "zh-CN":
-            message = zh_for_status(exc.status_code) or message
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            # Starlette names only the first matching route's methods; /room has two routes.
-            headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
-        return error(exc.status_code, message, reasons.get(exc.status_code), headers=headers or None)
-
-    async def on_validation_error(request: Request, exc: Exception) -> EnvelopeResponse:
-        assert isinstance(exc, RequestValidationError)
-        first = exc.errors()[0] if exc.errors() else {}
-        param = str(first.get("loc", ["", "request"])[-1])
-        return error(400, f"params {param} is invalid", "invalid parameter")
-
-    async def on_unexpected(request: Request, exc: Exception) -> EnvelopeResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error(500, "internal error", "internal error")
-
     # One table, for FastAPI's layers and for the exact routes alike.
-    handlers: dict[Any, ErrorHandler] = {
-        GxrtcError: on_gxrtc_error,
-        HTTPException: on_http_error,
-        RequestValidationError: on_validation_error,
-        Exception: on_unexpected,
-    }
+    handlers = error_handlers(settings)
     app = FastAPI(
         title="GXRTC API",
         summary="Join tokens and room management for LiveKit: REST compat under /api/v1, GraphQL at /graphql.",
@@ -267,8 +213,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     _describe_openapi(app)
-
-    from rest_compat.router import router as rest_router
 
     origins = settings.cors_origins or (["*"] if dev else [])
     graphql = GraphQLView(
@@ -328,9 +272,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return ok({"status": "ready", "livekit": core.livekit.breaker.state, "events": events})
 
     def refuse(scope: Scope, exc: GxrtcError) -> EnvelopeResponse:
-        return from_error(exc, _language(Headers(scope=scope), settings))
+        return from_error(exc, language(Headers(scope=scope), settings))
 
-    if not settings.telemetry:
+    if not settings.telemetry and _speedups.enabled():
         # Innermost of ours: the busy exact paths skip FastAPI's router and exception layers.
         # With telemetry on, FastAPI's router names each request's route for its spans.
         app.add_middleware(ExactRoutes, routes=app.router.routes, handlers=handlers)

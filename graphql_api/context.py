@@ -18,11 +18,11 @@ from livekit.protocol import models
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from . import resolvers
-from .auth import Principal
+from .core import participants as participant_ops
+from .core.auth import Principal
+from .core.services import Core
 from .errors import GxrtcError, Unauthenticated
 from .i18n import Language
-from .resolvers import Core
 
 __all__ = ["Context", "Info"]
 
@@ -47,7 +47,7 @@ class Context(BaseContext):
         super().__init__()
 
         async def load(rooms: Sequence[str]) -> list[list[models.ParticipantInfo]]:
-            return await resolvers.list_participants_of_rooms(*await self.caller(), rooms)
+            return await participant_ops.list_participants_of_rooms(*await self.caller(), rooms)
 
         self.participants = DataLoader(load_fn=load)
 

@@ -1,11 +1,7 @@
-"""uvicorn's httptools protocol: each response's head and body in one write, and a deadline on request heads.
+"""uvicorn's httptools protocol with a deadline on request heads and a share of connections per client.
 
-uvicorn writes the status line and headers as soon as the app starts its
-response, and the body in a second write: two system calls and two TCP
-segments for every small JSON answer, each woken up and acknowledged on its
-own by the client's kernel. Held back until the first body bytes (or the end
-of the response, or the connection's close), the head goes out with the body.
-The bytes on the wire are the same; only their grouping changes.
+Each response's head and body also leave in one write unless the speed-ups
+are off (see `graphql_api._speedups.head_with_body`).
 
 uvicorn bounds how long a connection may idle between requests, but not how
 long one may take to send a request's head: a client could open connections
@@ -33,14 +29,12 @@ import functools
 import logging
 import os
 import socket
-from typing import Any
 
-from uvicorn.middleware.proxy_headers import _TrustedHosts
-from uvicorn.protocols.http import httptools_impl
+from . import _speedups
+from ._speedups._internals import TrustedHosts, httptools_impl
+from ._speedups.head_with_body import hold_head_until_body
 
 __all__ = ["HttpToolsProtocol"]
-
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 HEADER_TIMEOUT_VARIABLE = "GXRTC_HEADER_TIMEOUT_SECONDS"
 CONNECTIONS_PER_CLIENT_VARIABLE = "GXRTC_MAX_CONNECTIONS_PER_CLIENT"
@@ -49,6 +43,7 @@ _DEFAULT_HEADER_TIMEOUT = 10.0
 _DEFAULT_CONNECTIONS_PER_CLIENT = 256
 
 log = logging.getLogger(__name__)
+_HOLD_HEADS = _speedups.enabled()
 
 
 @functools.cache
@@ -62,50 +57,12 @@ def _connections_per_client() -> int:
 
 
 @functools.cache
-def _proxies(trusted: str | tuple[str, ...]) -> _TrustedHosts:
-    return _TrustedHosts(list(trusted) if isinstance(trusted, tuple) else trusted)
+def _proxies(trusted: str | tuple[str, ...]) -> TrustedHosts:
+    return TrustedHosts(list(trusted) if isinstance(trusted, tuple) else trusted)
 
 
 _open_by_client: dict[str, int] = {}
 """Connections open per client address, in this process (one event loop)."""
-
-
-class _HeadWithBody:
-    """The transport as one request/response cycle sees it: its first write (the head) waits for the next."""
-
-    __slots__ = ("_held", "_transport", "_waiting_for_head")
-
-    def __init__(self, transport: Any) -> None:
-        self._transport = transport
-        self._held: bytes | None = None
-        self._waiting_for_head = True
-
-    def write(self, data: bytes) -> None:
-        if self._waiting_for_head:
-            if data == _CONTINUE:  # an interim answer, before the head: it must go now
-                self._transport.write(data)
-                return
-            self._waiting_for_head = False
-            self._held = data
-            return
-        held = self._held
-        if held is not None:
-            self._held = None
-            data = held + data
-        self._transport.write(data)
-
-    def flush(self) -> None:
-        held = self._held
-        if held is not None:
-            self._held = None
-            self._transport.write(held)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
 
 
 class HttpToolsProtocol(httptools_impl.HttpToolsProtocol):
@@ -200,17 +157,5 @@ class HttpToolsProtocol(httptools_impl.HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_started = None
         super().on_headers_complete()
-        cycle = self.cycle
-        # The cycle's task is created (or queued behind a pipelined one) but has not run: every
-        # write of this response goes through the proxy.
-        if cycle is None or cycle.transport is not self.transport:
-            return
-        proxy = _HeadWithBody(self.transport)
-        cycle.transport = proxy  # type: ignore[assignment]  # duck-typed: write, close and the rest delegated
-        on_response = cycle.on_response
-
-        def complete() -> None:
-            proxy.flush()  # a response without body bytes (HEAD, 204, 304)
-            on_response()
-
-        cycle.on_response = complete
+        if _HOLD_HEADS:
+            hold_head_until_body(self.cycle, self.transport)

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         default=False,
         description=(
             "FastAPI's native OpenTelemetry spans, metrics and logs, through the globally configured providers."
-            " Off by default: even with no provider configured, checking costs every request tens of µs."
+            " Off by default: even with no provider configured, checking costs every request some time."
         ),
     )
     max_in_flight: int = Field(default=512, gt=0, description="Requests in progress at once before new ones get 503.")

@@ -24,11 +24,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyInitMessage
-
+from ._speedups._internals import (
+    BaseGraphQLTransportWSHandler,
+    BaseGraphQLWSHandler,
+    ConnectionInitMessage,
+    LegacyInitMessage,
+)
 from .context import Context
 
 __all__ = ["EXPIRED_CLOSE_CODE", "ExpiringLegacyWSHandler", "ExpiringTransportWSHandler"]

@@ -1,12 +1,8 @@
-"""/graphql over HTTP and WebSocket: Strawberry's ASGI view with a short path for plain JSON POSTs.
+"""/graphql over HTTP and WebSocket: Strawberry's ASGI view, its refusals in the service's envelope.
 
-Strawberry's view runs every request through its general machinery (content
-negotiation with the email package, a sub-response, protocol checks, batching
-and streaming hooks). A GraphQL client's ordinary request, a POST of
-`application/json` that asks for no streaming, takes the short path here:
-decode, build the context, execute, encode. Everything else (GraphiQL, GET,
-other content types, batches, streaming, WebSockets) is Strawberry's. Its
-HTTP refusals, plain text in Strawberry, are answered in the service's envelope.
+A plain JSON POST takes the service's own path (`json_post`: GraphQL over
+HTTP's media type and status codes). Strawberry's HTTP refusals, plain text
+in Strawberry, are answered in the service's envelope.
 """
 
 from __future__ import annotations
@@ -21,18 +17,17 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
-from strawberry.http import GraphQLRequestData, process_result
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.schema import BaseSchema
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 
 from .context import Context
 from .errors import GxrtcError, TooManyRequests
 from .graphiql import local_page
-from .graphql_http import GRAPHQL_RESPONSE_JSON, accepts_event_stream, is_request_error, media_type
 from .i18n import negotiate
+from .json_post import answer_json_post
 from .settings import Settings
 from .sockets import ExpiringLegacyWSHandler, ExpiringTransportWSHandler
 from .websocket import TextFrameAdapter
@@ -69,7 +64,7 @@ class GraphQLView(GraphQL[Context, None]):
         request = Request(scope, receive)
         try:
             if scope["method"] == "POST" and self._plain_json(request):
-                response = await self._post(request)
+                response = await answer_json_post(self, request)
             else:
                 response = await self.run(request)
         except HTTPException as exc:
@@ -79,53 +74,12 @@ class GraphQLView(GraphQL[Context, None]):
 
     def _plain_json(self, request: Request) -> bool:
         content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        # Every JSON POST: a subscription that asks for an event stream is handed on from _post.
+        # Every JSON POST: a subscription that asks for an event stream is handed on from answer_json_post.
         return content_type == "application/json"
-
-    async def _post(self, request: Request) -> Response:
-        data = self.parse_json(await request.body())
-        if not isinstance(data, dict):
-            # A batch or a bare value: Strawberry's own checks refuse them with their usual messages.
-            return await self.run(request)
-        query, variables, extensions = data.get("query"), data.get("variables"), data.get("extensions")
-        if not isinstance(query, str | None):
-            raise HTTPException(400, "The GraphQL operation's `query` must be a string or null, if provided.")
-        if not isinstance(variables, dict | None):
-            raise HTTPException(400, "The GraphQL operation's `variables` must be an object or null, if provided.")
-        if not isinstance(extensions, dict | None):
-            raise HTTPException(400, "The GraphQL operation's `extensions` must be an object or null, if provided.")
-        context = await self.get_context(request, response=None)
-        try:
-            result = await self.schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=data.get("operationName"),
-                allowed_operation_types=_POST_OPERATIONS,
-                operation_extensions=extensions,
-            )
-        except CannotGetOperationTypeError as exc:
-            raise HTTPException(400, exc.as_http_error_reason()) from exc
-        except InvalidOperationTypeError as exc:
-            accept = request.headers.get("accept")
-            if exc.operation_type == OperationType.SUBSCRIPTION and accepts_event_stream(accept):
-                # graphql-sse: authenticated before the stream starts, so a bad credential is a 401.
-                await context.principal()
-                return await self.run(request)
-            raise HTTPException(400, exc.as_http_error_reason("POST")) from exc
-        except MissingQueryError as exc:
-            raise HTTPException(400, "No GraphQL query found in the request") from exc
-        answer_type = media_type(request.headers.get("accept"))
-        body = process_result(result)
-        status = 200
-        if answer_type == GRAPHQL_RESPONSE_JSON and is_request_error(result):
-            status = 400  # the GraphQL over HTTP spec: a request that did not run has no data entry
-            body.pop("data", None)
-        return Response(self.encode_json(body), status_code=status, media_type=answer_type)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         # GET runs nothing: no queries over GET, and no event stream, which is for a POSTed
-        # subscription (see _post); a GET subscription would otherwise run as a plain request.
+        # subscription (see answer_json_post); a GET subscription would otherwise run as a plain request.
         if request.method != "POST":
             raise HTTPException(400, "GraphQL operations must be POSTed as JSON")
         return await super().parse_http_body(request)

@@ -13,7 +13,8 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from livekit.protocol import models
 
-from graphql_api.redaction import SECRET_FIELDS
+from graphql_api.core.redaction import SECRET_FIELDS
+from graphql_api.core.vocabulary import TRACK_SOURCES
 
 __all__ = ["ATTRIBUTES", "COMPONENTS", "NAME", "PARTICIPANT", "PERMISSION", "ROOM", "body", "responses"]
 
@@ -169,7 +170,7 @@ PERMISSION: dict[str, Any] = {
         },
         "can_publish_sources": {
             "type": "array",
-            "items": {"type": "string", "enum": ["CAMERA", "MICROPHONE", "SCREEN_SHARE", "SCREEN_SHARE_AUDIO"]},
+            "items": {"type": "string", "enum": [source.upper() for source in TRACK_SOURCES]},
         },
     },
     "additionalProperties": False,

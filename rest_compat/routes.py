@@ -1,8 +1,8 @@
 """A thin route table: Starlette routes plus their OpenAPI operations.
 
 The REST endpoints read their own bodies and take only path parameters, so
-FastAPI's per-request dependency solving buys nothing here and costs about 40%
-of a token request (measured in-process: 167 to 97 µs). Plain Starlette routes
+FastAPI's per-request dependency solving buys nothing here and cost a large
+share of a token request (docs/performance.md). Plain Starlette routes
 keep the app's exception handlers and middleware; this table also keeps the
 OpenAPI description FastAPI would otherwise have generated.
 """

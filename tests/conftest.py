@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator, Generator, Iterator
 import pytest
 from livekit import api
 
-from tests.livekit_server import LiveKitServer, node_ip_from_environment
-from tests.participants import ParticipantPool
+from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
+from tests.harness.participants import ParticipantPool
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.livekit_server import LiveKitServer
-from tests.service import Service, free_port, run_service
+from tests.harness.livekit_server import LiveKitServer
+from tests.harness.service import Service, free_port, run_service
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ import httpx
 import pytest
 import websockets
 
+from tests.harness.livekit_server import LiveKitServer
+from tests.harness.service import Service, run_service
 from tests.integration.conftest import service_settings
-from tests.livekit_server import LiveKitServer
-from tests.service import Service, run_service
 
 pytestmark = pytest.mark.integration
 

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from livekit import api
 
+from tests.harness.livekit_server import LiveKitServer
+from tests.harness.service import Service, run_service
 from tests.integration.conftest import service_settings
-from tests.livekit_server import LiveKitServer
-from tests.service import Service, run_service
 
 pytestmark = pytest.mark.integration
 

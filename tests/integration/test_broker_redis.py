@@ -20,9 +20,9 @@ import pytest
 import redis.asyncio as aioredis
 from livekit.protocol import models
 
-from graphql_api.events import BrokerUnavailable, LocalSubscription, RedisBroker, RoomEvent
-from tests.redis_server import RedisServer
-from tests.reporting import report
+from graphql_api.core.events import BrokerUnavailable, LocalSubscription, RedisBroker, RoomEvent
+from tests.harness.redis_server import RedisServer
+from tests.harness.reporting import report
 
 pytestmark = pytest.mark.integration
 

@@ -26,11 +26,11 @@ import jwt
 import pytest
 
 from bench.participants import SignalPool
+from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
+from tests.harness.participants import ParticipantPool
+from tests.harness.reporting import report
+from tests.harness.service import Service, free_port, run_service
 from tests.integration.conftest import service_settings
-from tests.livekit_server import LiveKitServer, node_ip_from_environment
-from tests.participants import ParticipantPool
-from tests.reporting import report
-from tests.service import Service, free_port, run_service
 
 pytestmark = pytest.mark.integration
 

@@ -14,14 +14,14 @@ import jwt
 import pytest
 from livekit import api
 
-from graphql_api.auth import Principal, Role
 from graphql_api.context import Context
+from graphql_api.core.auth import Principal, Role
 from graphql_api.errors import Unauthenticated
-from tests.graphql_ws import SubscriptionClient
+from tests.harness.graphql_ws import SubscriptionClient
+from tests.harness.livekit_server import LiveKitServer
+from tests.harness.service import Service, run_service
 from tests.integration.conftest import service_settings
-from tests.livekit_server import LiveKitServer
-from tests.service import Service, run_service
-from tests.unit.test_fanout import CountingLiveKit, make_core
+from tests.unit.core.test_fanout import CountingLiveKit, make_core
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.graphql_ws import SubscriptionClient
+from tests.harness.graphql_ws import SubscriptionClient
+from tests.harness.participants import ParticipantPool
 from tests.integration.test_events import SUBSCRIBE, Stack, call, events_stack, token, wait_for
-from tests.participants import ParticipantPool
 
 pytestmark = pytest.mark.integration
 

@@ -18,13 +18,13 @@ import httpx
 import pytest
 from livekit import api
 
-from tests.graphql_ws import SubscriptionClient
+from tests.harness.graphql_ws import SubscriptionClient
+from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
+from tests.harness.participants import ParticipantPool
+from tests.harness.redis_server import RedisServer
+from tests.harness.reporting import report
+from tests.harness.service import Service, free_port, run_service
 from tests.integration.conftest import service_settings
-from tests.livekit_server import LiveKitServer, node_ip_from_environment
-from tests.participants import ParticipantPool
-from tests.redis_server import RedisServer
-from tests.reporting import report
-from tests.service import Service, free_port, run_service
 
 pytestmark = pytest.mark.integration
 

@@ -27,10 +27,10 @@ import pytest
 from livekit import api
 from livekit.protocol import room as room_proto
 
+from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
+from tests.harness.reporting import report
+from tests.harness.service import run_service
 from tests.integration.conftest import service_settings
-from tests.livekit_server import LiveKitServer, node_ip_from_environment
-from tests.reporting import report
-from tests.service import run_service
 
 pytestmark = pytest.mark.integration
 

@@ -19,9 +19,9 @@ from pydantic import SecretStr
 
 from graphql_api.app import create_app
 from graphql_api.settings import Settings
+from tests.harness.livekit_server import LiveKitServer
+from tests.harness.service import ROOT, Service, run_service
 from tests.integration.conftest import service_settings
-from tests.livekit_server import LiveKitServer
-from tests.service import ROOT, Service, run_service
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 from livekit import api
 from livekit.api import TokenVerifier
 
-from tests.livekit_server import LiveKitServer
+from tests.harness.livekit_server import LiveKitServer
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.harness.livekit_server import LiveKitServer
+from tests.harness.service import Service, run_service
 from tests.integration.conftest import service_settings
 from tests.integration.test_authorization import ADMIN_KEY, secured  # noqa: F401  (fixture)
-from tests.livekit_server import LiveKitServer
-from tests.service import Service, run_service
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ import time
 import pytest
 from livekit import api, rtc
 
-from graphql_api.tokens import TokenMinter
-from tests.livekit_server import LiveKitServer
-from tests.participants import ParticipantPool, join_participant
+from graphql_api.core.minter import TokenMinter
+from tests.harness.livekit_server import LiveKitServer
+from tests.harness.participants import ParticipantPool, join_participant
 
 pytestmark = pytest.mark.integration
 

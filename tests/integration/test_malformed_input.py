@@ -18,10 +18,10 @@ import pytest
 import websockets
 from livekit import api
 
-from tests.graphql_ws import SubscriptionClient
+from tests.harness.graphql_ws import SubscriptionClient
+from tests.harness.livekit_server import LiveKitServer
+from tests.harness.service import Service, run_service
 from tests.integration.conftest import service_settings
-from tests.livekit_server import LiveKitServer
-from tests.service import Service, run_service
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ import httpx
 import pytest
 from livekit import api
 
+from tests.harness.participants import ParticipantPool
+from tests.harness.reporting import report
+from tests.harness.service import Service
 from tests.integration.test_events import ADMIN, Stack, call, events_stack, token
-from tests.participants import ParticipantPool
-from tests.reporting import report
-from tests.service import Service
 
 pytestmark = pytest.mark.integration
 

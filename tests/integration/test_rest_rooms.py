@@ -13,8 +13,8 @@ import pytest
 from livekit import api
 from livekit.api import TokenVerifier
 
-from tests.livekit_server import LiveKitServer
-from tests.service import Service
+from tests.harness.livekit_server import LiveKitServer
+from tests.harness.service import Service
 
 pytestmark = pytest.mark.integration
 

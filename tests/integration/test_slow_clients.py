@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from tests.harness.livekit_server import LiveKitServer
+from tests.harness.reporting import report
+from tests.harness.service import Service, run_service
 from tests.integration.conftest import service_settings
-from tests.livekit_server import LiveKitServer
-from tests.reporting import report
-from tests.service import Service, run_service
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 import websockets
 
+from tests.harness.livekit_server import LiveKitServer
+from tests.harness.service import Service, run_service
 from tests.integration.conftest import service_settings
-from tests.livekit_server import LiveKitServer
-from tests.service import Service, run_service
 
 pytestmark = pytest.mark.integration
 

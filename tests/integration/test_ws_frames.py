@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.service import Service
+from tests.harness.service import Service
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,15 @@
+"""The core: GXRTC API's operations and everything they rest on, free of any transport.
+
+REST compat (`rest_compat`) and GraphQL (`graphql_api.schema`) both call the
+operations here; neither holds logic of its own beyond turning its input into
+arguments and the result into its own shape. Nothing here imports FastAPI,
+Starlette, Strawberry or graphql-core (an import-linter contract, `make lint`).
+Each operation takes the `Core` (`services`) and the calling `Principal`
+explicitly, checks input, then asks `policy` before it touches LiveKit; every
+change is written to the audit log.
+
+One module per noun: `tokens`, `rooms`, `participants`, `room_events`; beside
+them `policy` and `grants` (who may do what), `validation`, `audit`, `cache`
+(the overview caches), `changes`/`reconcile`/`webhooks` (events LiveKit
+reports), `livekit` (the client), `auth`, `events` (the brokers).
+"""

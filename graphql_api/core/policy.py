@@ -1,0 +1,55 @@
+"""Who may do what. Every operation asks here before it touches LiveKit.
+
+- user: mints tokens for its own uid only; reads rooms and participants only
+  where `users_can_read` opens that to users.
+- moderator: a user, plus creating, reading and deleting the rooms in its
+  `rooms` claim and moderating their participants.
+- admin: everything, tokens for any uid included.
+
+Each decision has one function here, and every path to it asks that function:
+a room listing, a nested `Room.participants`, a single read and a subscription
+all ask `readable_rooms` (through `require_reader`), so no path can read what
+another refuses. A `rooms` claim means something only to a moderator.
+What a caller may grant (token claims, permission changes) is in `grants`.
+"""
+
+from __future__ import annotations
+
+from ..errors import Forbidden
+from ..settings import Settings
+from .auth import Principal, Role
+
+__all__ = ["readable_rooms", "require_moderator", "require_reader", "require_token_for", "token_ttl_ceiling"]
+
+
+def require_token_for(principal: Principal, identity: str) -> None:
+    if principal.is_admin or principal.uid == identity:
+        return
+    raise Forbidden("you may mint tokens only for your own uid")
+
+
+def require_moderator(principal: Principal, room: str) -> None:
+    if not principal.moderates(room):
+        raise Forbidden(f"you do not moderate room {room}")
+
+
+def readable_rooms(principal: Principal, settings: Settings) -> frozenset[str] | None:
+    """The rooms the caller may read and follow; None means every room."""
+    if principal.is_admin or settings.users_can_read:
+        return None
+    if Role.MODERATOR in principal.roles:
+        return principal.rooms
+    return frozenset()
+
+
+def require_reader(principal: Principal, settings: Settings, room: str) -> None:
+    readable = readable_rooms(principal, settings)
+    if readable is None or room in readable:
+        return
+    raise Forbidden(f"you may not read room {room}")
+
+
+def token_ttl_ceiling(principal: Principal, settings: Settings) -> int:
+    if principal.is_admin or Role.MODERATOR in principal.roles:
+        return settings.token_max_ttl_seconds
+    return min(settings.token_user_max_ttl_seconds, settings.token_max_ttl_seconds)

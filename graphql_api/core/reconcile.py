@@ -1,0 +1,128 @@
+"""Repairs what subscribers missed.
+
+Webhooks and pub/sub are at-most-once: LiveKit drops webhooks when it falls
+behind, and a broker outage loses what was published meanwhile. So, for the
+rooms that have subscribers here, LiveKit's participant list is compared every
+few seconds with what the event stream has said, and the difference is
+published as events of source "reconcile". A room seen for the first time is
+only recorded (its subscribers got a snapshot), never announced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+
+from livekit.protocol import models
+
+from .changes import change_id
+from .events import EventKind, RoomEvent, Subscription
+from .services import Core
+
+__all__ = ["Reconciler"]
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        self._known: dict[str, dict[str, models.ParticipantInfo]] = {}
+
+    def observe(self, event: RoomEvent) -> None:
+        """Learn from an event the subscribers were told."""
+        room = self._known.get(event.room)
+        if room is None:
+            return
+        if event.kind == "room_finished":
+            room.clear()
+        elif event.kind == "participant_left" and event.participant is not None:
+            room.pop(event.participant.identity, None)
+        elif event.participant is not None and event.participant.sid:
+            known = room.get(event.participant.identity)
+            if known is None or event.participant.version >= known.version:
+                room[event.participant.identity] = event.participant
+
+    async def run(self, interval: float) -> None:
+        """Forever, until cancelled: listen to every room's events, and compare every `interval` seconds."""
+        subscription = self._core.broker.subscribe(None, watch=False)
+        listener = asyncio.create_task(self._listen(subscription))
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await self.reconcile_once()
+                except Exception:
+                    log.warning("reconciliation failed; trying again in %ss", interval, exc_info=True)
+        finally:
+            listener.cancel()
+            await subscription.aclose()
+
+    async def _listen(self, subscription: Subscription) -> None:
+        async for event in subscription:
+            self.observe(event)
+
+    async def reconcile_once(self) -> list[RoomEvent]:
+        watched = self._core.broker.rooms_with_subscribers()
+        if watched is None:  # someone follows every room
+            watched = {room.name for room in await self._core.livekit.list_rooms()}
+        rooms = watched
+        for gone in set(self._known) - rooms:
+            del self._known[gone]
+        published: list[RoomEvent] = []
+        for room in sorted(rooms):
+            current = await self._core.livekit.list_participants(room)
+            for event in self.diff(room, current):
+                sequenced = await self._core.broker.publish(event)
+                if sequenced is not None:
+                    published.append(sequenced)
+        return published
+
+    def diff(self, room: str, current: list[models.ParticipantInfo]) -> list[RoomEvent]:
+        now = {participant.identity: participant for participant in current}
+        known = self._known.get(room)
+        self._known[room] = dict(now)
+        if known is None:
+            return []
+        events: list[RoomEvent] = []
+        for identity, participant in now.items():
+            before = known.get(identity)
+            if before is None:
+                events.append(_event("participant_joined", room, participant))
+            elif participant.version > before.version and _as_seen(participant) != _as_seen(before):
+                # Only what subscribers would see differently: a mute or an update through our API
+                # bumps LiveKit's version after the event that already told them.
+                events.append(_event("participant_updated", room, participant))
+        for identity, participant in known.items():
+            if identity not in now:
+                events.append(_event("participant_left", room, participant))
+        return events
+
+
+def _as_seen(participant: models.ParticipantInfo) -> tuple[object, ...]:
+    """What an event shows of a participant, LiveKit's version and timestamps aside."""
+    return (
+        participant.state,
+        participant.name,
+        participant.metadata,
+        sorted(participant.attributes.items()),
+        participant.permission.SerializeToString(deterministic=True),
+        sorted((track.sid, track.muted) for track in participant.tracks),
+    )
+
+
+def _event(kind: EventKind, room: str, participant: models.ParticipantInfo) -> RoomEvent:
+    # The same finding by several instances' reconcilers, or by a webhook, is the same change (see
+    # changes), so the broker sends it once; a join or leave by its sid, an update by sid and version.
+    change = change_id(kind, room, participant=participant, with_version=True)
+    seed = f"{kind}|{room}|{participant.sid}|{participant.version}"
+    return RoomEvent(
+        kind=kind,
+        room=room,
+        id=change or "reconcile-" + hashlib.sha256(seed.encode()).hexdigest()[:32],
+        at=time.time(),
+        source="reconcile",
+        participant=participant,
+    )

@@ -1,0 +1,39 @@
+"""`Core`: the long-lived objects every operation needs, built once per process (in the app's lifespan)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from livekit.protocol import models
+
+from ..settings import Settings
+from .auth import Authenticator
+from .cache import FlightCache
+from .events import Broker
+from .livekit import LiveKit
+from .minter import TokenMinter
+
+__all__ = ["Core"]
+
+
+@dataclass(frozen=True, slots=True)
+class Core:
+    """The long-lived objects every operation needs, built once per process."""
+
+    settings: Settings
+    livekit: LiveKit
+    minter: TokenMinter
+    authenticator: Authenticator
+    broker: Broker
+    participants: FlightCache[str, list[models.ParticipantInfo]]
+    """Participants by room, for overviews (rooms with their participants): bounded, single-flight, short-lived."""
+    room_lists: FlightCache[tuple[str, ...] | None, list[models.Room]]
+    """ListRooms answers by the names asked for (None: all), for the same overviews."""
+
+    def forget(self, room: str | None) -> None:
+        """`room` changed (None: anything may have): drop what the overview caches hold of it.
+
+        Any room listing may now be wrong (a room's count, a new or closed room), so all of them go.
+        """
+        self.participants.invalidate(room)
+        self.room_lists.invalidate(None)

@@ -1,0 +1,48 @@
+"""Join tokens: who may mint one for whom, for how long, publishing what.
+
+The signing itself is `minter`'s; what a token may grant is `grants`' and `policy`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from . import grants, policy
+from .auth import Principal
+from .minter import JoinToken
+from .validation import check_count, check_name
+
+if TYPE_CHECKING:
+    from .services import Core
+
+__all__ = ["create_token"]
+
+
+async def create_token(
+    core: Core,
+    principal: Principal,
+    *,
+    room: str | None,
+    identity: str | None,
+    name: str | None = None,
+    ttl_seconds: int | None = None,
+    can_publish_sources: Sequence[str] | None = None,
+    hidden: bool = False,
+) -> JoinToken:
+    identity = check_name(identity, "identity")
+    room = check_name(room, "room")
+    if name:
+        name = check_name(name, "name")
+    policy.require_token_for(principal, identity)
+    sources = grants.token_sources(principal, core.settings, hidden=hidden, asked=can_publish_sources)
+    ceiling = policy.token_ttl_ceiling(principal, core.settings)
+    ttl = check_count(ttl_seconds, "ttl_seconds", minimum=1, maximum=ceiling)
+    return core.minter.mint(
+        identity=identity,
+        room=room,
+        ttl_seconds=ttl or min(core.settings.token_ttl_seconds, ceiling),
+        name=name,
+        can_publish_sources=sources,
+        hidden=hidden,
+    )
