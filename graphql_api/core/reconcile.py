@@ -4,8 +4,11 @@ Webhooks and pub/sub are at-most-once: LiveKit drops webhooks when it falls
 behind, and a broker outage loses what was published meanwhile. So, for the
 rooms that have subscribers here, LiveKit's participant list is compared every
 few seconds with what the event stream has said, and the difference is
-published as events of source "reconcile". A room seen for the first time is
-only recorded (its subscribers got a snapshot), never announced.
+published as events of source "reconcile". A room's baseline is the snapshot
+its first subscriber here was given, so what changed between that snapshot and
+the first comparison is announced too; a room whose snapshot this reconciler
+did not see (it started after the subscription) is only recorded at its first
+look, never announced.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 
 from livekit.protocol import models
 
@@ -30,6 +34,11 @@ class Reconciler:
     def __init__(self, core: Core) -> None:
         self._core = core
         self._known: dict[str, dict[str, models.ParticipantInfo]] = {}
+        core.snapshot_listeners.append(self.baseline)
+
+    def baseline(self, room: str, participants: Sequence[models.ParticipantInfo]) -> None:
+        """A subscriber was shown `participants`: compare with that, unless the room is followed already."""
+        self._known.setdefault(room, {participant.identity: participant for participant in participants})
 
     def observe(self, event: RoomEvent) -> None:
         """Learn from an event the subscribers were told."""

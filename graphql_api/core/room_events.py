@@ -94,6 +94,8 @@ async def room_events(core: Core, principal: Principal, room: str | None) -> Asy
 
 async def _snapshot(core: Core, room: str) -> RoomEvent:
     participants = await core.livekit.list_participants(room)
+    for listener in core.snapshot_listeners:
+        listener(room, participants)
     return RoomEvent(
         kind="snapshot",
         room=room,

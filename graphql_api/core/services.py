@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from livekit.protocol import models
 
@@ -29,6 +30,8 @@ class Core:
     """Participants by room, for overviews (rooms with their participants): bounded, single-flight, short-lived."""
     room_lists: FlightCache[tuple[str, ...] | None, list[models.Room]]
     """ListRooms answers by the names asked for (None: all), for the same overviews."""
+    snapshot_listeners: list[Callable[[str, Sequence[models.ParticipantInfo]], None]] = field(default_factory=list)
+    """Told of every snapshot a subscriber is given (the reconciler takes its baseline from it)."""
 
     def forget(self, room: str | None) -> None:
         """`room` changed (None: anything may have): drop what the overview caches hold of it.

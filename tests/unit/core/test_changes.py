@@ -15,6 +15,7 @@ from livekit.protocol import models
 from graphql_api.core.changes import change_id, room_may_be_new
 from graphql_api.core.events import InProcessBroker, RoomEvent
 from graphql_api.core.reconcile import Reconciler
+from graphql_api.core.services import Core
 from graphql_api.core.webhooks import WebhookIntake
 
 KEY, SECRET = "devkey", "a-webhook-secret-0123456789abcdefghijkl"
@@ -88,10 +89,10 @@ def test_an_old_room_that_create_room_returns_opened_nothing() -> None:
     assert not room_may_be_new(models.Room(name="r", creation_time=int(time.time()) - 3600))
 
 
-def test_the_reconciler_does_not_repeat_a_mute_the_subscribers_were_told_of() -> None:
+def test_the_reconciler_does_not_repeat_a_mute_the_subscribers_were_told_of(core: Core) -> None:
     track = models.TrackInfo(sid="TR_a", source=models.TrackSource.MICROPHONE, muted=False)
     before = models.ParticipantInfo(identity="alice", sid="PA_a", version=3, tracks=[track])
-    reconciler = Reconciler(core=None)  # type: ignore[arg-type]  # diff and observe use no core
+    reconciler = Reconciler(core)
     assert reconciler.diff("r", [before]) == []
     told = models.ParticipantInfo()
     told.CopyFrom(before)
