@@ -30,6 +30,7 @@ from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
 from tests.harness.participants import ParticipantPool
 from tests.harness.reporting import report
 from tests.harness.service import Service, free_port, run_service
+from tests.harness.subprocesses import end
 from tests.integration.conftest import service_settings
 
 pytestmark = pytest.mark.integration
@@ -83,14 +84,7 @@ class NodeScript:
         try:
             yield running
         finally:
-            if process.returncode is None:
-                process.terminate()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(10):
-                    await process.wait()
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+            await end(process)
             running._reader.cancel()
             shutil.rmtree(home, ignore_errors=True)
 
