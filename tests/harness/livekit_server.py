@@ -209,18 +209,25 @@ class LiveKitServer:
 
         workdir = self._workdir or Path(tempfile.mkdtemp(prefix="gxrtc-livekit-"))
         workdir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_tcp_port(self.host)
-        self.rtc_tcp_port = _free_tcp_port("0.0.0.0")
-        self.udp_range = _free_udp_range()
         self.config_path = workdir / "livekit.yaml"
         self.log_path = workdir / "livekit.log"
-        self.config_path.write_text(yaml.safe_dump(self.build_config(), sort_keys=False))
-        self._spawn(workdir, append_log=False)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        # A port found free can be taken by another process before the server binds it: try new ones.
+        for attempt in range(3):
+            self.port = _free_tcp_port(self.host)
+            self.rtc_tcp_port = _free_tcp_port("0.0.0.0")
+            self.udp_range = _free_udp_range()
+            self.config_path.write_text(yaml.safe_dump(self.build_config(), sort_keys=False))
+            self._spawn(workdir, append_log=False)
+            try:
+                self._wait_ready()
+                break
+            except LiveKitServerError as exc:
+                self.stop()
+                if attempt == 2 or "address already in use" not in str(exc):
+                    raise
+            except BaseException:
+                self.stop()
+                raise
         log.info("started %s", self.describe())
 
     def _spawn(self, workdir: Path, *, append_log: bool) -> None:
