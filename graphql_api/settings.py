@@ -128,6 +128,14 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis for room events across instances; without it, one instance's own broker."
     )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the moderation store (postgresql+asyncpg://...); unset: SQLite in state_dir.",
+    )
+    database_timeout_seconds: float = Field(default=3.0, gt=0, description="Deadline of each database transaction.")
+    state_dir: Path = Field(
+        default=Path(".state"), description="Where the service keeps its own files (the SQLite store)."
+    )
     webhook_max_age_seconds: float = Field(default=300, gt=0, description="Older LiveKit webhooks are refused.")
     reconcile_interval_seconds: float = Field(
         default=5, gt=0, description="How often rooms with subscribers are compared with LiveKit."
@@ -176,6 +184,10 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://", "ws://", "wss://")):
             raise ValueError("LIVEKIT_URL must start with http://, https://, ws:// or wss://")
         return value.rstrip("/")
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.state_dir / 'gxrtc.sqlite3'}"
 
     @property
     def client_url(self) -> str:

@@ -13,6 +13,7 @@ from .cache import FlightCache
 from .events import Broker
 from .livekit import LiveKit
 from .minter import TokenMinter
+from .store import Store
 
 __all__ = ["Core"]
 
@@ -26,6 +27,8 @@ class Core:
     minter: TokenMinter
     authenticator: Authenticator
     broker: Broker
+    store: Store
+    """Bans, room locks and the audit trail."""
     participants: FlightCache[str, list[models.ParticipantInfo]]
     """Participants by room, for overviews (rooms with their participants): bounded, single-flight, short-lived."""
     room_lists: FlightCache[tuple[str, ...] | None, list[models.Room]]

@@ -7,6 +7,7 @@ State that must survive a restart and be shared by every instance. SQLAlchemy 2
 
 from __future__ import annotations
 
+from .engine import Store
 from .tables import EVERY_ROOM, audit_events, bans, metadata, room_locks
 
-__all__ = ["EVERY_ROOM", "audit_events", "bans", "metadata", "room_locks"]
+__all__ = ["EVERY_ROOM", "Store", "audit_events", "bans", "metadata", "room_locks"]

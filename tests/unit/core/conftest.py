@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from graphql_api.core.auth import Authenticator, Principal, Role
 from graphql_api.core.cache import FlightCache
@@ -11,6 +15,7 @@ from graphql_api.core.events import InProcessBroker
 from graphql_api.core.fake_livekit import FakeRoomService, fake_livekit
 from graphql_api.core.minter import TokenMinter
 from graphql_api.core.services import Core
+from graphql_api.core.store import Store, metadata
 from graphql_api.settings import Settings
 
 SECRET = "s" * 32
@@ -25,7 +30,17 @@ def service() -> FakeRoomService:
 
 
 @pytest.fixture
-def core(service: FakeRoomService) -> Core:
+async def store() -> AsyncIterator[Store]:
+    """A fresh in-memory SQLite store per test (one connection, so every transaction sees the same database)."""
+    store = Store(create_async_engine("sqlite+aiosqlite://", poolclass=StaticPool), timeout_seconds=3)
+    async with store.engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    yield store
+    await store.aclose()
+
+
+@pytest.fixture
+def core(service: FakeRoomService, store: Store) -> Core:
     settings = Settings(livekit_api_key="key", livekit_api_secret=SecretStr(SECRET))
     livekit = fake_livekit(service)
 
@@ -38,6 +53,7 @@ def core(service: FakeRoomService) -> Core:
         minter=TokenMinter("key", SECRET, "ws://lk"),
         authenticator=Authenticator(settings),
         broker=InProcessBroker(),
+        store=store,
         participants=FlightCache(livekit.list_participants, ttl=0, concurrency=4),
         room_lists=FlightCache(rooms_by_key, ttl=0, concurrency=1),
     )

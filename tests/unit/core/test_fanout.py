@@ -20,6 +20,7 @@ from graphql_api.core.events import InProcessBroker
 from graphql_api.core.livekit import LiveKit
 from graphql_api.core.minter import TokenMinter
 from graphql_api.core.services import Core
+from graphql_api.core.store import Store
 from graphql_api.schema import schema
 from graphql_api.settings import Settings
 
@@ -57,6 +58,8 @@ def make_core(livekit: CountingLiveKit, limit: int, ttl: float = 0) -> Core:
         # Nothing configured: every caller is the open-access admin, as in dev.
         authenticator=Authenticator(settings),
         broker=InProcessBroker(),
+        # Never opened: these overviews read no moderation state.
+        store=Store.open("sqlite+aiosqlite://", timeout_seconds=1),
         participants=FlightCache(livekit.list_participants, ttl=ttl, concurrency=limit),
         room_lists=FlightCache(livekit.list_rooms_by_key, ttl=ttl, concurrency=1),
     )
