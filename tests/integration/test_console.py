@@ -4,7 +4,8 @@ Debian's Chromium, driven by Playwright (console/e2e/driver.mjs, commands over s
 the console the service serves at /console, while real participants join LiveKit: rtc clients
 (tests/participants.py) for mute and kick, signal-only ones (bench/participants.py) for a room of
 300. Nothing polls: every change the page shows came from `roomEvents`. The screenshots the README
-shows are taken here, into docs/console/.
+shows are taken here: into a temporary folder, or into docs/console/ with GXRTC_UPDATE_SCREENSHOTS=1
+(so a test run leaves the committed pictures alone).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -37,7 +39,11 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSOLE = ROOT / "console"
-SCREENSHOTS = ROOT / "docs" / "console"
+SCREENSHOTS = (
+    ROOT / "docs" / "console"
+    if os.environ.get("GXRTC_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "gxrtc-console-screenshots"
+)
 ADMIN_KEY = "console-admin-key-0123456789abcdef0123456789"
 JWT_SECRET = "console-test-jwt-secret-0123456789abcdef0123456789"
 CHROMIUM = "/usr/bin/chromium"
