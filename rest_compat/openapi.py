@@ -14,7 +14,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from livekit.protocol import models
 
 from graphql_api.core.redaction import SECRET_FIELDS
-from graphql_api.core.vocabulary import TRACK_SOURCES
+from graphql_api.core.vocabulary import PERMISSION_FIELDS, PERMISSION_SWITCHES, TRACK_SOURCES
 
 __all__ = ["ATTRIBUTES", "COMPONENTS", "NAME", "PARTICIPANT", "PERMISSION", "ROOM", "body", "responses"]
 
@@ -156,18 +156,7 @@ PERMISSION: dict[str, Any] = {
     "type": "object",
     "description": "a partial ParticipantPermission, merged into the current one (in a form: as JSON text)",
     "properties": {
-        **{
-            name: {"type": "boolean"}
-            for name in (
-                "can_subscribe",
-                "can_publish",
-                "can_publish_data",
-                "hidden",
-                "can_update_metadata",
-                "can_subscribe_metrics",
-                "can_manage_agent_session",
-            )
-        },
+        **{name: {"type": "boolean"} for name in PERMISSION_FIELDS if name in PERMISSION_SWITCHES},
         "can_publish_sources": {
             "type": "array",
             "items": {"type": "string", "enum": [source.upper() for source in TRACK_SOURCES]},

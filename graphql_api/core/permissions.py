@@ -14,15 +14,12 @@ from typing import Any
 from livekit.protocol import models
 
 from ..errors import InvalidParameter
+from .vocabulary import PERMISSION_FIELDS
 
-__all__ = ["PERMISSION_FIELDS", "merge_permission"]
+__all__ = ["merge_permission"]
 
 _SOURCES = {value.name: value.number for value in models.TrackSource.DESCRIPTOR.values}
 _LIST_FIELDS = {"can_publish_sources"}
-PERMISSION_FIELDS = tuple(
-    field.name for field in models.ParticipantPermission.DESCRIPTOR.fields if field.name not in ("agent", "recorder")
-)
-"""What a caller may change; `agent` and `recorder` are LiveKit's own (deprecated) markers."""
 
 
 def _source(value: Any) -> int:

@@ -8,6 +8,9 @@
   (a pydantic `Literal` must be spelled out).
 - `PERMISSION_SWITCHES`: every on/off grant of LiveKit's ParticipantPermission,
   new ones included as LiveKit adds them.
+- `PERMISSION_FIELDS`: what a caller may change of a participant's permission
+  (REST's OpenAPI schema is made from it; GraphQL's permission types are held to
+  it by a unit test, since Strawberry's types are spelled out).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Final
 from google.protobuf.descriptor import FieldDescriptor
 from livekit.protocol import models
 
-__all__ = ["PERMISSION_SWITCHES", "TRACK_SOURCES"]
+__all__ = ["PERMISSION_FIELDS", "PERMISSION_SWITCHES", "TRACK_SOURCES"]
 
 TRACK_SOURCES: Final = tuple(
     value.name.lower() for value in models.TrackSource.DESCRIPTOR.values if value.number != models.TrackSource.UNKNOWN
@@ -28,3 +31,8 @@ PERMISSION_SWITCHES: Final = tuple(
     for field in models.ParticipantPermission.DESCRIPTOR.fields
     if field.type == FieldDescriptor.TYPE_BOOL and not field.is_repeated
 )
+
+PERMISSION_FIELDS: Final = tuple(
+    field.name for field in models.ParticipantPermission.DESCRIPTOR.fields if field.name not in ("agent", "recorder")
+)
+"""What a caller may change; `agent` and `recorder` are LiveKit's own (deprecated) markers."""
