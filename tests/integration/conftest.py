@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness.livekit_server import LiveKitServer
+from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
 from tests.harness.service import Service, free_port, run_service
 
 pytestmark = pytest.mark.integration
@@ -60,3 +60,26 @@ def graphql(http: httpx.AsyncClient) -> Any:
         return body
 
     return run
+
+
+@pytest.fixture(scope="session")
+def fault_livekit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKitServer]:
+    """A LiveKit only the reliability tests use: they pause, kill and restart it."""
+    server = LiveKitServer(node_ip=node_ip_from_environment(), workdir=tmp_path_factory.mktemp("livekit-faults"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fault_livekit(fault_livekit_server: LiveKitServer) -> Iterator[LiveKitServer]:
+    """The reliability tests' LiveKit, running and unpaused again after each test whatever the test did to it."""
+    if not fault_livekit_server.running:
+        fault_livekit_server.restart()
+    yield fault_livekit_server
+    if fault_livekit_server.paused:
+        fault_livekit_server.resume()
+    if not fault_livekit_server.running:
+        fault_livekit_server.restart()
