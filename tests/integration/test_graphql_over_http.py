@@ -220,3 +220,31 @@ async def test_sse_has_the_websocket_paths_limits(client: httpx.AsyncClient) -> 
         assert kind == "next"
         assert "data" not in message or message["data"] is None
         assert "alias" in message["errors"][0]["message"].lower(), message
+
+
+@pytest.mark.parametrize(
+    ("mutation", "param"),
+    [
+        ('createRoom(name: "") { sid }', "room"),
+        ('createRoom(name: "r", emptyTimeout: -5) { sid }', "empty_timeout"),
+        ('createToken(room: "r", identity: "") { token }', "identity"),
+        ('createToken(room: "r", identity: "u", ttlSeconds: 0) { token }', "ttl_seconds"),
+    ],
+)
+async def test_bad_input_is_bad_user_input(graphql: Any, mutation: str, param: str) -> None:
+    body = await graphql(f"mutation {{ {mutation} }}")
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["param"] == param
+    assert "Traceback" not in str(body)
+
+
+async def test_queries_over_get_are_refused(http: httpx.AsyncClient) -> None:
+    response = await http.get("/graphql", params={"query": "{ rooms { name } }"})
+    assert response.status_code != 200
+
+
+async def test_graphiql_is_served_in_dev(http: httpx.AsyncClient) -> None:
+    response = await http.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from livekit import api, rtc
 
+from tests.harness.curl import curl
 from tests.harness.livekit_server import DEV_CONFIG, LiveKitServer, node_ip_from_environment
 from tests.harness.participants import Participant, ParticipantPool
 from tests.harness.service import Service, run_service
 from tests.integration.conftest import service_settings
-from tests.integration.test_rest_rooms import curl
 
 pytestmark = pytest.mark.integration
 

@@ -1,12 +1,16 @@
-"""A token from the service's own minter admits a real rtc client; a forged one does not."""
+"""Join tokens: what the GraphQL face mints carries the claims asked for; a token from the service's own
+minter admits a real rtc client; a forged one does not."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
+from typing import Any
 
 import pytest
 from livekit import api, rtc
+from livekit.api import TokenVerifier
 
 from graphql_api.core.minter import TokenMinter
 from tests.harness.livekit_server import LiveKitServer
@@ -70,3 +74,21 @@ async def test_token_signed_with_wrong_secret_is_refused(
 
     rooms = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room_name]))
     assert list(rooms.rooms) == [], "a refused join must not create the room"
+
+
+async def test_create_token(graphql: Any, livekit_server: LiveKitServer, room_name: str) -> None:
+    body = await graphql(
+        'mutation($room: String!) { createToken(room: $room, identity: "bob", name: "Bob", ttlSeconds: 120)'
+        " { token identity room expiresAt url } }",
+        room=room_name,
+    )
+    assert "errors" not in body, body
+    token = body["data"]["createToken"]
+    assert token["url"] == livekit_server.ws_url
+    claims = TokenVerifier(livekit_server.api_key, livekit_server.api_secret).verify(token["token"])
+    assert (claims.identity, claims.name) == ("bob", "Bob")
+    assert claims.video is not None
+    assert claims.video.room == room_name
+    expires = datetime.datetime.fromisoformat(token["expiresAt"])
+    remaining = expires - datetime.datetime.now(datetime.UTC)
+    assert datetime.timedelta(seconds=100) < remaining <= datetime.timedelta(seconds=121)
