@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from livekit.protocol import models
 
-from ..errors import Forbidden
+from ..errors import Forbidden, Unauthenticated
 from . import policy
 from .auth import Principal
-from .events import EventKind, RoomEvent
+from .events import EventKind, RoomEvent, Subscription
 from .validation import check_name
 
 if TYPE_CHECKING:
@@ -60,13 +61,15 @@ async def emit(
         log.warning("could not publish %s for room %s; the reconciler will repair it", kind, room, exc_info=True)
 
 
-async def room_events(core: Core, principal: Principal, room: str | None) -> AsyncIterator[RoomEvent]:
+async def room_events(core: Core, principal: Principal, room: str | None) -> AsyncGenerator[RoomEvent, None]:
     """A room's events as they happen, starting with a snapshot of who is in it.
 
     Authorized like reads; every room at once (`room` None) is for admins, or
     for users where reads are open to them. Whenever the subscription lost
     events (a slow consumer, a broker reconnect), a fresh snapshot comes
-    first, so the client's picture is whole again.
+    first, so the client's picture is whole again. A credential's expiry ends
+    what it opened: the stream ends with `Unauthenticated` when it expires,
+    whichever transport carries it (a WebSocket is also closed with 4403 then).
     """
     if room is None:
         if policy.readable_rooms(principal, core.settings) is not None:
@@ -81,7 +84,7 @@ async def room_events(core: Core, principal: Principal, room: str | None) -> Asy
         while True:
             # get() also wakes an idle subscriber the moment it lost events, so its resync
             # snapshot comes at once rather than with the next event.
-            event = await subscription.get()
+            event = await _next(subscription, principal.expires_at)
             if subscription.reset_lost() and room is not None:
                 yield await _snapshot(core, room)
             if event is not None:
@@ -90,6 +93,17 @@ async def room_events(core: Core, principal: Principal, room: str | None) -> Asy
                 return
     finally:
         await subscription.aclose()
+
+
+async def _next(subscription: Subscription, expires_at: float | None) -> RoomEvent | None:
+    if expires_at is None:
+        return await subscription.get()
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout_at(loop.time() + expires_at - time.time()):
+            return await subscription.get()
+    except TimeoutError:
+        raise Unauthenticated("the token has expired") from None
 
 
 async def _snapshot(core: Core, room: str) -> RoomEvent:

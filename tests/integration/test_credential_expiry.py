@@ -21,6 +21,7 @@ from tests.harness.graphql_ws import SubscriptionClient
 from tests.harness.livekit_server import LiveKitServer
 from tests.harness.service import Service, run_service
 from tests.integration.conftest import service_settings
+from tests.integration.test_graphql_over_http import sse_events
 from tests.unit.core.test_fanout import CountingLiveKit, make_core
 
 pytestmark = pytest.mark.integration
@@ -72,6 +73,32 @@ async def test_a_socket_closes_when_its_jwt_expires(production: Service, lkapi: 
     async with httpx.AsyncClient(base_url=production.base_url, timeout=15) as client:
         response = await client.get("/api/v1/room/", headers={"authorization": f"Bearer {token}"})
     assert response.status_code == 401
+
+
+async def test_an_sse_stream_ends_when_its_jwt_expires(production: Service, lkapi: api.LiveKitAPI) -> None:
+    """graphql-sse has no socket to close: the subscription itself ends, with the expiry as its error."""
+    room = f"expiry-sse-{uuid.uuid4().hex[:8]}"
+    await lkapi.room.create_room(api.CreateRoomRequest(name=room))
+    exp = int(time.time()) + LIFETIME
+    token = jwt.encode({"sub": "root", "roles": ["admin"], "exp": exp}, SECRET, algorithm="HS256")
+    body = {"query": f'subscription {{ roomEvents(room: "{room}") {{ kind }} }}'}
+    headers = {"accept": "text/event-stream", "authorization": f"Bearer {token}", "accept-language": "en"}
+    async with (
+        httpx.AsyncClient(base_url=production.base_url, timeout=LIFETIME + 30) as client,
+        client.stream("POST", "/graphql", json=body, headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        events = sse_events(response)
+        kind, first = await asyncio.wait_for(anext(events), 20)
+        assert (kind, first["data"]["roomEvents"]["kind"]) == ("next", "SNAPSHOT")
+        # Generous: the end is due at exp; a loaded machine may be late, never early.
+        kind, last = await asyncio.wait_for(anext(events), LIFETIME + 30)
+        ended_at = time.time()
+        assert kind == "next", (kind, last)
+        assert last["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", last
+        assert last["errors"][0]["message"] == "the token has expired"
+        assert ended_at >= exp
+        assert await asyncio.wait_for(anext(events), 10) == ("complete", None)
 
 
 async def test_an_expired_credential_is_refused_by_a_context_that_outlived_it() -> None:
