@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import cast
-
 from graphql_api.core import room_events
-from graphql_api.core.events import RoomEvent
 from graphql_api.core.fake_livekit import FakeRoomService
 from graphql_api.core.reconcile import Reconciler
 from graphql_api.core.services import Core
@@ -19,8 +15,8 @@ async def test_a_join_between_the_snapshot_and_the_first_comparison_is_announced
 ) -> None:
     service.add_participant("ours", "alice")
     reconciler = Reconciler(core)
-    # An async generator: closed below so the subscription it holds is released.
-    stream = cast(AsyncGenerator[RoomEvent, None], room_events.room_events(core, ADMIN, "ours"))
+    # Closed below so the subscription it holds is released.
+    stream = room_events.room_events(core, ADMIN, "ours")
     snapshot = await anext(stream)
     assert [p.identity for p in snapshot.participants] == ["alice"]
     # Joined with no webhook (a lost one, or a participant that never became active): only the
