@@ -109,6 +109,19 @@ def int_param(params: dict[str, str], key: str) -> int | None:
     return int(raw)
 
 
+def bool_param(params: dict[str, str], key: str) -> bool | None:
+    raw = params.get(key)
+    if raw is None or raw.strip() == "":
+        return None
+    value = _BOOLEANS.get(raw.strip().lower())
+    if value is None:
+        raise InvalidParameter(key, "must be true or false")
+    return value
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def json_param(params: dict[str, str], key: str, core_name: str) -> Any:
     """A form field that holds JSON, such as `attrs` or `permission`; None when absent or blank.
 

@@ -168,3 +168,45 @@ PERMISSION: dict[str, Any] = {
 
 ROOM = _ref("Room")
 PARTICIPANT = _ref("ParticipantInfo")
+
+
+PAGE_PARAMETERS: dict[str, Any] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 500, "description": "page size (default 50)"},
+    "cursor": {"type": "string", "description": "next_cursor of the page before"},
+}
+
+
+def page_parameters(kind: str) -> dict[str, Any]:
+    """`limit` and `cursor` for a listing of `kind`; the cursor's format names whose cursor it takes."""
+    return {**PAGE_PARAMETERS, "cursor": {**PAGE_PARAMETERS["cursor"], "format": f"{kind}-cursor"}}
+
+
+def query_parameters(schemas: dict[str, Any]) -> dict[str, Any]:
+    """Optional query parameters, for an operation's `parameters` (path parameters are added by the table).
+
+    An array is sent comma-separated (`state=ACTIVE,JOINED`): OpenAPI's form style, not exploded.
+    """
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "schema": schema}
+            | ({"style": "form", "explode": False} if schema.get("type") == "array" else {})
+            for name, schema in schemas.items()
+        ]
+    }
+
+
+def comma_list(names: list[str], description: str) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string", "enum": names}, "description": description}
+
+
+def paged(key: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A listing's `data`: every item, or (when a page was asked for) a page with its next cursor and total."""
+    return {
+        "type": "object",
+        "properties": {
+            key: {"type": "array", "items": item},
+            "next_cursor": {"type": ["string", "null"], "description": "only for a page: null on the last one"},
+            "total_count": {"type": "integer", "description": "only for a page: matches over every page"},
+        },
+        "required": [key],
+    }

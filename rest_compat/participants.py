@@ -3,15 +3,28 @@
 
 from __future__ import annotations
 
+from livekit.protocol import models
 from starlette.requests import Request
 
 from graphql_api.core import participants as participant_ops
 from graphql_api.core.vocabulary import TRACK_SOURCES
-from graphql_api.errors import MissingParameter
+from graphql_api.errors import InvalidParameter, MissingParameter
 
 from .envelope import EnvelopeResponse, ok
-from .forms import json_param, read_params
-from .openapi import ATTRIBUTES, NAME, PARTICIPANT, PERMISSION, body, responses
+from .forms import bool_param, int_param, json_param, read_params
+from .openapi import (
+    ATTRIBUTES,
+    NAME,
+    PAGE_PARAMETERS,
+    PARTICIPANT,
+    PERMISSION,
+    body,
+    comma_list,
+    page_parameters,
+    paged,
+    query_parameters,
+    responses,
+)
 from .proto_json import message_to_dict
 from .table import caller, router
 
@@ -37,20 +50,64 @@ _MUTE = {
 }
 
 
+_PARTICIPANT_FILTERS = {
+    "state": comma_list(list(models.ParticipantInfo.State.keys()), "any of these states"),
+    "kind": comma_list(list(models.ParticipantInfo.Kind.keys()), "any of these kinds"),
+    "attribute": {"type": "string", "pattern": "^[^=]+=", "description": "key=value: the attribute key has that value"},
+    "publishing": {"type": "boolean"},
+}
+
+
 @router.get(
     "/room/{room}/participants",
-    openapi_extra=responses(
-        {
-            "type": "object",
-            "properties": {"participants": {"type": "array", "items": PARTICIPANT}},
-            "required": ["participants"],
-        },
-        "who is in the room",
-    ),
+    openapi_extra={
+        **query_parameters({**page_parameters("participant"), **_PARTICIPANT_FILTERS}),
+        **responses(
+            paged("participants", PARTICIPANT), "who is in the room; a page of them with limit, cursor or a filter"
+        ),
+    },
 )
 async def list_participants(request: Request, room: str) -> EnvelopeResponse:
-    participants = await participant_ops.list_participants(*await caller(request), room)
-    return ok({"participants": [message_to_dict(participant) for participant in participants]})
+    core, principal = await caller(request)
+    params = dict(request.query_params)
+    if not params.keys() & {*PAGE_PARAMETERS, *_PARTICIPANT_FILTERS}:
+        participants = await participant_ops.list_participants(core, principal, room)
+        return ok({"participants": [message_to_dict(participant) for participant in participants]})
+    page = await participant_ops.page_participants(
+        core,
+        principal,
+        room,
+        first=int_param(params, "limit"),
+        after=params.get("cursor"),
+        filter=participant_ops.ParticipantFilter(
+            states=_names(params.get("state")),
+            kinds=_names(params.get("kind")),
+            attribute=_attribute(params.get("attribute")),
+            publishing=bool_param(params, "publishing"),
+        ),
+        first_param="limit",
+        after_param="cursor",
+    )
+    return ok(
+        {
+            "participants": [message_to_dict(participant) for participant in page.items],
+            "next_cursor": page.end_cursor if page.has_next_page else None,
+            "total_count": page.total_count,
+        }
+    )
+
+
+def _names(raw: str | None) -> tuple[str, ...]:
+    return tuple(name.strip().upper() for name in (raw or "").split(",") if name.strip())
+
+
+def _attribute(raw: str | None) -> tuple[str, str] | None:
+    if raw is None or raw == "":
+        return None
+    key, separator, value = raw.partition("=")
+    if not separator or not key:
+        raise InvalidParameter("attribute", "must be key=value")
+    return key, value
 
 
 @router.get("/room/{room}/participant/{uid}", openapi_extra=responses(PARTICIPANT, "the participant"))

@@ -1,5 +1,6 @@
 """REST compat's room routes: create (`/room` and `/room/` alike: neither redirects, since a redirect loses a
-form POST body in many clients), list and delete (`graphql_api.core.rooms`)."""
+form POST body in many clients), list (whole, as the document has it, or a page when asked) and delete
+(`graphql_api.core.rooms`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from starlette.requests import Request
 from graphql_api.core import rooms as room_ops
 
 from .envelope import EnvelopeResponse, ok
-from .forms import int_param, read_params
-from .openapi import NAME, ROOM, body, responses
+from .forms import bool_param, int_param, read_params
+from .openapi import NAME, PAGE_PARAMETERS, ROOM, body, page_parameters, paged, query_parameters, responses
 from .proto_json import message_to_dict
 from .table import caller, router
 
@@ -49,17 +50,49 @@ async def create_room(request: Request) -> EnvelopeResponse:
     return ok(message_to_dict(room))
 
 
+_ROOM_FILTERS = {
+    "name_prefix": {"type": "string"},
+    "has_participants": {"type": "boolean"},
+    "created_since": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1, "description": "Unix seconds"},
+}
+
+
 @router.get(
     "/room",
-    openapi_extra=responses(
-        {"type": "object", "properties": {"rooms": {"type": "array", "items": ROOM}}, "required": ["rooms"]},
-        "the rooms the caller may see",
-    ),
+    openapi_extra={
+        **query_parameters({**page_parameters("room"), **_ROOM_FILTERS}),
+        **responses(
+            paged("rooms", ROOM), "the rooms the caller may see; a page of them with limit, cursor or a filter"
+        ),
+    },
 )
 @router.get("/room/", include_in_schema=False)
 async def list_rooms(request: Request) -> EnvelopeResponse:
-    rooms = await room_ops.list_rooms(*await caller(request))
-    return ok({"rooms": [message_to_dict(room) for room in rooms]})
+    core, principal = await caller(request)
+    params = dict(request.query_params)
+    if not params.keys() & {*PAGE_PARAMETERS, *_ROOM_FILTERS}:
+        rooms = await room_ops.list_rooms(core, principal)
+        return ok({"rooms": [message_to_dict(room) for room in rooms]})
+    page = await room_ops.page_rooms(
+        core,
+        principal,
+        first=int_param(params, "limit"),
+        after=params.get("cursor"),
+        filter=room_ops.RoomFilter(
+            name_prefix=params.get("name_prefix"),
+            has_participants=bool_param(params, "has_participants"),
+            created_since=int_param(params, "created_since"),
+        ),
+        first_param="limit",
+        after_param="cursor",
+    )
+    return ok(
+        {
+            "rooms": [message_to_dict(room) for room in page.items],
+            "next_cursor": page.end_cursor if page.has_next_page else None,
+            "total_count": page.total_count,
+        }
+    )
 
 
 @router.delete("/room/{room}", openapi_extra=responses(ROOM, "the room as it was"))

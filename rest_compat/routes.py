@@ -40,14 +40,17 @@ class Routes:
 
             self.routes.append(Route(full, handle, methods=[method], name=endpoint.__name__))
             if include_in_schema:
+                extra = dict(openapi_extra or {})
                 operation: dict[str, Any] = {
                     "summary": endpoint.__name__.replace("_", " ").capitalize(),
                     "operationId": f"{endpoint.__name__}_{method.lower()}",
+                    **extra,
+                    # The path's own parameters, then the operation's query parameters.
                     "parameters": [
                         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                         for name in _PARAM.findall(path)
-                    ],
-                    **(openapi_extra or {}),
+                    ]
+                    + extra.get("parameters", []),
                 }
                 self.paths.setdefault(full, {})[method.lower()] = operation
             return endpoint

@@ -1,4 +1,4 @@
-"""Participants: list and get, kick, mute and unmute tracks, update info and permissions.
+"""Participants: list (whole, or a filtered page) and get, kick, mute and unmute tracks, update info and permissions.
 
 A participant LiveKit does not know is told apart from a room it does not know
 (`_missing`), since LiveKit answers "participant does not exist" for both.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from livekit.protocol import models
@@ -20,21 +21,27 @@ from .audit import audited
 from .auth import Principal
 from .changes import change_id
 from .events import EventKind
+from .paging import Page, cut_page
 from .permissions import merge_permission
 from .room_events import emit
-from .validation import check_name, check_text, check_unicode
+from .validation import MAX_NAME_LENGTH, check_name, check_text, check_unicode
 
 if TYPE_CHECKING:
     from .services import Core
 
 __all__ = [
+    "ParticipantFilter",
     "get_participant",
     "kick_participant",
     "list_participants",
     "list_participants_of_rooms",
     "mute_participant",
+    "page_participants",
     "update_participant",
 ]
+
+_STATES = frozenset(models.ParticipantInfo.State.keys())
+_KINDS = frozenset(models.ParticipantInfo.Kind.keys())
 
 
 async def _missing(core: Core, room: str, identity: str) -> NotFound:
@@ -53,6 +60,66 @@ async def list_participants(core: Core, principal: Principal, room: str | None) 
     if not participants and not await core.livekit.list_rooms([room]):
         raise RoomNotFound(room)
     return participants
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantFilter:
+    """What a page of participants is narrowed to; empty or None matches everything."""
+
+    states: tuple[str, ...] = ()
+    """LiveKit's state names (JOINING, JOINED, ACTIVE, DISCONNECTED): any of them."""
+    kinds: tuple[str, ...] = ()
+    """LiveKit's kind names (STANDARD, INGRESS, EGRESS, SIP, AGENT): any of them."""
+    attribute: tuple[str, str] | None = None
+    """(key, value): participants whose attribute `key` is `value`."""
+    publishing: bool | None = None
+    """Whether the participant publishes at least one track."""
+
+    def check(self) -> None:
+        for param, names, known in (("state", self.states, _STATES), ("kind", self.kinds, _KINDS)):
+            for name in names:
+                if name not in known:
+                    raise InvalidParameter(param, f"has an unknown value {name!r}; use {', '.join(sorted(known))}")
+        if self.attribute is not None:
+            check_text(self.attribute[0], "attribute", MAX_NAME_LENGTH)
+            check_text(self.attribute[1], "attribute", MAX_NAME_LENGTH)
+
+    def matches(self, participant: models.ParticipantInfo) -> bool:
+        if self.states and models.ParticipantInfo.State.Name(participant.state) not in self.states:
+            return False
+        if self.kinds and models.ParticipantInfo.Kind.Name(participant.kind) not in self.kinds:
+            return False
+        if self.attribute is not None:
+            key, value = self.attribute
+            if key not in participant.attributes or participant.attributes[key] != value:
+                return False
+        return self.publishing is None or bool(participant.tracks) == self.publishing
+
+
+async def page_participants(
+    core: Core,
+    principal: Principal,
+    room: str | None,
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    filter: ParticipantFilter | None = None,
+    first_param: str = "first",
+    after_param: str = "after",
+) -> Page[models.ParticipantInfo]:
+    """A page of a room's participants, by identity, from a fresh listing (authorized like any read)."""
+    filter = filter or ParticipantFilter()
+    filter.check()
+    participants = await list_participants(core, principal, room)
+    return cut_page(
+        (participant for participant in participants if filter.matches(participant)),
+        lambda participant: participant.identity,
+        kind="participant",
+        first=first,
+        after=after,
+        first_param=first_param,
+        after_param=after_param,
+    )
 
 
 async def list_participants_of_rooms(

@@ -1,7 +1,8 @@
-"""Rooms: create (idempotent), list (what the caller may see; overviews from the cache), get, delete."""
+"""Rooms: create (idempotent), list (what the caller may see; overviews from the cache; a page), get, delete."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from livekit.protocol import models
@@ -12,13 +13,14 @@ from . import policy
 from .audit import audited
 from .auth import Principal
 from .changes import change_id, room_may_be_new
+from .paging import Page, cut_page
 from .room_events import emit
-from .validation import check_count, check_name, check_text
+from .validation import MAX_NAME_LENGTH, check_count, check_name, check_text
 
 if TYPE_CHECKING:
     from .services import Core
 
-__all__ = ["create_room", "delete_room", "existing_room", "get_room", "list_rooms"]
+__all__ = ["RoomFilter", "create_room", "delete_room", "existing_room", "get_room", "list_rooms", "page_rooms"]
 
 
 async def create_room(
@@ -69,6 +71,50 @@ async def list_rooms(
         # The key is what the policy left, so callers who may see different rooms never share an answer.
         return await core.room_lists.get(tuple(names) if names is not None else None)
     return await core.livekit.list_rooms(names)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomFilter:
+    """What a page of rooms is narrowed to; None matches everything."""
+
+    name_prefix: str | None = None
+    has_participants: bool | None = None
+    created_since: int | None = None
+    """Unix seconds: rooms LiveKit created at or after it."""
+
+    def matches(self, room: models.Room) -> bool:
+        if self.name_prefix is not None and not room.name.startswith(self.name_prefix):
+            return False
+        if self.has_participants is not None and (room.num_participants > 0) != self.has_participants:
+            return False
+        return self.created_since is None or room.creation_time >= self.created_since
+
+
+async def page_rooms(
+    core: Core,
+    principal: Principal,
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    filter: RoomFilter | None = None,
+    first_param: str = "first",
+    after_param: str = "after",
+) -> Page[models.Room]:
+    """A page of the rooms the caller may see, by name, from a fresh listing."""
+    filter = filter or RoomFilter()
+    if filter.name_prefix is not None:
+        check_text(filter.name_prefix, "name_prefix", MAX_NAME_LENGTH)
+    check_count(filter.created_since, "created_since")
+    rooms = await list_rooms(core, principal)
+    return cut_page(
+        (room for room in rooms if filter.matches(room)),
+        lambda room: room.name,
+        kind="room",
+        first=first,
+        after=after,
+        first_param=first_param,
+        after_param=after_param,
+    )
 
 
 async def get_room(core: Core, principal: Principal, name: str | None) -> models.Room:

@@ -552,3 +552,57 @@ async def test_permissions_through_graphql(graphql: Any, join: Join, lkapi: api.
     await alice.wait_until(lambda: not alice.local.permissions.can_publish)
     permission = (await server_view(lkapi, room_name, "alice")).permission
     assert (permission.can_publish, permission.can_subscribe) == (False, True)
+
+
+# Pages and filters
+
+
+async def test_participants_page_and_filter_on_both_faces(
+    http: httpx.AsyncClient, graphql: Any, join: Join, room_name: str
+) -> None:
+    await join("alice")
+    await join("bob", audio=False)
+    await join("carol")
+    response = await http.post(
+        f"/api/v1/room/{room_name}/participant/bob/info", data={"attrs": json.dumps({"team": "blue"})}
+    )
+    assert response.status_code == 200, response.text
+
+    async def rest(**params: str) -> dict[str, Any]:
+        response = await http.get(f"/api/v1/room/{room_name}/participants", params=params)
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()["data"]
+        return data
+
+    page = await rest(limit="2")
+    assert [p["identity"] for p in page["participants"]] == ["alice", "bob"]
+    assert page["total_count"] == 3
+    rest_of_it = await rest(limit="2", cursor=page["next_cursor"])
+    assert [p["identity"] for p in rest_of_it["participants"]] == ["carol"]
+    assert rest_of_it["next_cursor"] is None
+    assert [p["identity"] for p in (await rest(publishing="false"))["participants"]] == ["bob"]
+    assert [p["identity"] for p in (await rest(attribute="team=blue"))["participants"]] == ["bob"]
+    assert [p["identity"] for p in (await rest(state="active", kind="standard"))["participants"]] == [
+        "alice",
+        "bob",
+        "carol",
+    ]
+
+    body = await graphql(
+        "query($r: String!) { participantsConnection(room: $r, filter: {publishing: true, states: [ACTIVE]})"
+        " { totalCount edges { node { identity tracks { source } } } } }",
+        r=room_name,
+    )
+    connection = body["data"]["participantsConnection"]
+    assert connection["totalCount"] == 2
+    assert [edge["node"]["identity"] for edge in connection["edges"]] == ["alice", "carol"]
+    body = await graphql(
+        'query($r: String!) { participantsConnection(room: $r, filter: {attribute: {key: "team", value: "blue"}})'
+        " { edges { node { identity attributes } } } }",
+        r=room_name,
+    )
+    assert [edge["node"]["identity"] for edge in body["data"]["participantsConnection"]["edges"]] == ["bob"]
+
+    response = await http.get(f"/api/v1/room/{room_name}/participants", params={"state": "asleep"})
+    assert response.status_code == 400
+    assert "params state " in response.json()["meta"]["message"]

@@ -79,3 +79,62 @@ async def test_room_with_and_without_slash_never_redirects(http: httpx.AsyncClie
     assert listed.status_code == 200
     assert room_name in {room["name"] for room in listed.json()["data"]["rooms"]}
     await http.delete(f"/api/v1/room/{room_name}")
+
+
+async def test_rooms_page_through_both_faces_each_once_and_filtered(
+    http: httpx.AsyncClient, graphql: Any, lkapi: api.LiveKitAPI, room_name: str
+) -> None:
+    names = sorted(f"{room_name}-{i:02}" for i in range(7))
+    for name in names:
+        await lkapi.room.create_room(api.CreateRoomRequest(name=name))
+    try:
+        # REST: the document's listing, unchanged without paging parameters; a page with them.
+        whole = (await http.get("/api/v1/room/")).json()["data"]
+        assert set(whole) == {"rooms"}
+        seen: list[str] = []
+        params: dict[str, str] = {"limit": "3", "name_prefix": room_name}
+        while True:
+            response = await http.get("/api/v1/room/", params=params)
+            assert response.status_code == 200, response.text
+            data = response.json()["data"]
+            assert data["total_count"] == 7
+            seen += [room["name"] for room in data["rooms"]]
+            if data["next_cursor"] is None:
+                break
+            params["cursor"] = data["next_cursor"]
+        assert seen == names
+
+        # GraphQL: the same rooms, in the same order, through the connection.
+        query = (
+            "query($after: String, $prefix: String) { roomsConnection(first: 4, after: $after,"
+            " filter: {namePrefix: $prefix}) { totalCount pageInfo { hasNextPage endCursor }"
+            " edges { cursor node { name sid } } } }"
+        )
+        body = await graphql(query, prefix=room_name)
+        first = body["data"]["roomsConnection"]
+        assert first["totalCount"] == 7
+        assert first["pageInfo"]["hasNextPage"] is True
+        body = await graphql(query, prefix=room_name, after=first["pageInfo"]["endCursor"])
+        second = body["data"]["roomsConnection"]
+        assert second["pageInfo"] == {"hasNextPage": False, "endCursor": second["edges"][-1]["cursor"]}
+        assert [edge["node"]["name"] for edge in first["edges"] + second["edges"]] == names
+
+        # Nobody joined any of them.
+        body = await graphql(
+            "query($p: String) { roomsConnection(filter: {namePrefix: $p, hasParticipants: true}) { totalCount } }",
+            p=room_name,
+        )
+        assert body["data"]["roomsConnection"]["totalCount"] == 0
+    finally:
+        for name in names:
+            await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
+
+
+async def test_a_bad_cursor_or_limit_is_a_400_naming_it(http: httpx.AsyncClient, graphql: Any) -> None:
+    for params, param in (({"cursor": "garbage!"}, "cursor"), ({"limit": "0"}, "limit"), ({"limit": "x"}, "limit")):
+        response = await http.get("/api/v1/room/", params=params)
+        assert response.status_code == 400, response.text
+        assert f"params {param} " in response.json()["meta"]["message"]
+    body = await graphql('{ roomsConnection(after: "garbage!") { totalCount } }')
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert body["errors"][0]["extensions"]["param"] == "after"
