@@ -40,7 +40,7 @@ from .core.livekit import LiveKit
 from .core.minter import TokenMinter
 from .core.reconcile import Reconciler
 from .core.services import Core
-from .core.store import Store, metadata
+from .core.store import Store, migrate
 from .core.webhooks import WebhookIntake
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
 from .graphiql import PREFIX, assets_app
@@ -160,12 +160,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with contextlib.suppress(TimeoutError, GxrtcError):
             async with asyncio.timeout(5):
                 await broker.wait_ready()
-        store = Store.open(settings.store_url, timeout_seconds=settings.database_timeout_seconds)
         if settings.database_url is None:
             settings.state_dir.mkdir(parents=True, exist_ok=True)
-        # Until the migrations land (issue 15): the tables as the code defines them.
-        async with store.engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
+        store = Store.open(
+            settings.store_url,
+            timeout_seconds=settings.database_timeout_seconds,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_size,
+        )
+        try:
+            await migrate.prepare(store, dev=dev)
+        except migrate.SchemaMismatch as exc:
+            log.error("%s", exc)
+            await store.aclose()
+            raise
         core = Core(
             settings=settings,
             livekit=livekit,

@@ -8,6 +8,7 @@ developer's shell cannot change what a test talks to.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -72,6 +73,9 @@ def run_service(
     env.pop("PORT", None)
     log = tempfile.NamedTemporaryFile(prefix="gxrtc-service-", suffix=".log", delete=False)  # noqa: SIM115
     env.update({"GXRTC_HOST": "127.0.0.1", "GXRTC_PORT": str(port)})
+    # Each service its own store (SQLite in its state directory) unless the test names one.
+    state_dir = tempfile.mkdtemp(prefix="gxrtc-state-")
+    env.setdefault("GXRTC_STATE_DIR", state_dir)
     command = [sys.executable, "-m", "graphql_api"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     service = Service(base_url=f"http://127.0.0.1:{port}", log_path=Path(log.name), process=process)
@@ -97,3 +101,4 @@ def run_service(
             process.kill()
             process.wait()
         log.close()
+        shutil.rmtree(state_dir, ignore_errors=True)
