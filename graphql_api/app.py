@@ -33,6 +33,7 @@ from . import _speedups
 from ._speedups.exact_routes import ExactRoutes
 from .console import default_console_dir
 from .console import routes as console_routes
+from .core.audit_retention import keep_audit_trail_within
 from .core.auth import Authenticator
 from .core.cache import FlightCache
 from .core.events import open_broker
@@ -198,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age_seconds=settings.webhook_max_age_seconds,
         )
         reconciler = asyncio.create_task(Reconciler(core).run(settings.reconcile_interval_seconds))
+        retention = asyncio.create_task(keep_audit_trail_within(store, settings.audit_retention_days))
         # What start-up made (modules, the schema, settings) lives as long as the process. Frozen,
         # it is out of the collector's way: a full collection walked all of it now and then under
         # GraphQL load, which was most of GraphQL's p99 (docs/performance.md).
@@ -207,9 +209,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             stop_listening()
-            reconciler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reconciler
+            for task in (reconciler, retention):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await broker.aclose()
             await store.aclose()
             await livekit.aclose()

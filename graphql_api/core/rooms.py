@@ -42,7 +42,15 @@ async def create_room(
         request.max_participants = max_participants  # type: ignore[assignment]
     if metadata is not None:
         request.metadata = check_text(metadata, "metadata", core.settings.max_metadata_bytes)
-    async with audited(principal, "create_room", name):
+    async with audited(
+        core,
+        principal,
+        "create_room",
+        name,
+        empty_timeout=empty_timeout,
+        departure_timeout=departure_timeout,
+        max_participants=max_participants,
+    ):
         policy.require_moderator(principal, name)
         room = await core.livekit.create_room(request)
     if room_may_be_new(room):
@@ -86,7 +94,7 @@ async def existing_room(core: Core, name: str) -> models.Room:
 
 async def delete_room(core: Core, principal: Principal, name: str | None) -> models.Room:
     name = check_name(name, "room")
-    async with audited(principal, "delete_room", name):
+    async with audited(core, principal, "delete_room", name):
         policy.require_moderator(principal, name)
         # LiveKit's DeleteRoom answers with nothing, and the document returns the
         # deleted room, so it is read first; that read is also what makes a
