@@ -112,9 +112,8 @@ class Act:
         self.recorded = True
 
     async def record(self, result: str) -> None:
-        """The act's row, with `result`, in a transaction of its own."""
-        async with self.store.begin() as connection:
-            await connection.execute(insert(audit_events).values(self._values(result)))
+        """The act's row, with `result`, committed (with the rows of acts ending meanwhile) before this returns."""
+        await self.store.insert_committed(audit_events, self._values(result))
         self.recorded = True
 
     def _values(self, result: str) -> dict[str, Any]:

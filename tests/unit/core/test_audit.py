@@ -3,6 +3,7 @@ no acknowledged act without its row; paging exactly once; cursors checked; moder
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
@@ -203,3 +204,24 @@ def test_a_request_id_is_the_callers_only_when_short_and_printable(asked: str | 
     assert (request_id == asked) is kept
     assert request_origin.get().request_id == request_id
     assert 0 < len(request_id) <= 128
+
+
+async def test_concurrent_acts_each_return_only_once_their_own_row_is_committed(core: Core) -> None:
+    async def act(n: int) -> bool:
+        await tokens.create_token(core, ADMIN, room="ours", identity=f"guest{n}")
+        async with core.store.begin() as connection:  # visible to any other transaction once the act returned
+            found = await connection.execute(select(audit_events.c.id).where(audit_events.c.identity == f"guest{n}"))
+            return found.first() is not None
+
+    assert all(await asyncio.gather(*(act(n) for n in range(200))))
+    assert len(await rows(core)) == 200
+
+
+async def test_concurrent_acts_whose_rows_cannot_be_committed_each_get_a_503(core: Core) -> None:
+    async with core.store.begin() as connection:
+        await connection.execute(text("DROP TABLE audit_events"))
+    outcomes = await asyncio.gather(
+        *(tokens.create_token(core, ADMIN, room="ours", identity=f"guest{n}") for n in range(50)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(outcome, ServiceUnavailable) for outcome in outcomes)
