@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from graphql_api.core.audit_log import MAX_PAGE, AuditEvent, AuditPage, audit_log
+from graphql_api.core.audit_log import CURSOR_PATTERN, MAX_PAGE, AuditEvent, AuditPage, audit_log
 from graphql_api.errors import InvalidParameter
 
 from .envelope import EnvelopeResponse, ok
@@ -49,11 +49,16 @@ _PAGE = {
 }
 _QUERY = [
     {"name": "actor", "in": "query", "schema": NAME, "description": "only this caller's acts"},
-    {"name": "action", "in": "query", "schema": {"type": "string"}, "description": "only this action"},
+    {"name": "action", "in": "query", "schema": NAME, "description": "only this action"},
     {"name": "since", "in": "query", "schema": {"type": "number", "minimum": 0}, "description": "Unix seconds"},
     {"name": "until", "in": "query", "schema": {"type": "number", "minimum": 0}, "description": "Unix seconds"},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "an earlier page's next_cursor"},
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string", "pattern": CURSOR_PATTERN},
+        "description": "an earlier page's next_cursor",
+    },
 ]
 _ROOM = {"name": "room", "in": "path", "required": True, "schema": NAME}
 
@@ -90,7 +95,8 @@ def _event(event: AuditEvent) -> dict[str, Any]:
 
 async def _page(request: Request, room: str | None) -> AuditPage:
     core, principal = await caller(request)
-    params = dict(request.query_params)
+    # A blank parameter is an absent one, as in every form here (`?action=&limit=` filters nothing).
+    params = {key: value for key, value in request.query_params.items() if value.strip() != ""}
     return await audit_log(
         core,
         principal,

@@ -154,9 +154,11 @@ async def test_filters_combine(core: Core) -> None:
         "nope",
         "",
         base64.urlsafe_b64encode(b"-5").decode(),
-        base64.urlsafe_b64encode(b"1 OR 1=1").decode(),
+        base64.urlsafe_b64encode(b"1 OR 1=1 --").decode(),
         "MDE=",
         "MA" + "=" * 40,
+        "gAAAAAAAAAA=",
+        "AAAAAAAAAAB=",
     ],
 )
 async def test_a_cursor_that_is_not_ours_is_a_400_naming_after(core: Core, cursor: str) -> None:
