@@ -1,17 +1,45 @@
-"""`python -m graphql_api`: serve with the settings' host, port, workers and shutdown bound."""
+"""`python -m graphql_api`: serve with the settings' host, port, workers and shutdown bound.
+
+`python -m graphql_api migrate` upgrades the store's schema to the code's and exits.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 
 import uvicorn
 
+from .core.store import Store, migrate
 from .http import CONNECTIONS_PER_CLIENT_VARIABLE, HEADER_TIMEOUT_VARIABLE
 from .settings import Settings
 
 
+async def _prepare(settings: Settings, *, upgrade: bool) -> None:
+    if settings.database_url is None:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.open(settings.store_url, timeout_seconds=settings.database_timeout_seconds)
+    try:
+        await migrate.prepare(store, dev=upgrade)
+    finally:
+        await store.aclose()
+
+
 def main() -> None:
     settings = Settings()  # type: ignore[call-arg]
+    if sys.argv[1:] == ["migrate"]:
+        asyncio.run(_prepare(settings, upgrade=True))
+        print(f"the store's schema is at revision {migrate.HEAD}")
+        return
+    if sys.argv[1:]:
+        sys.exit(f"usage: python -m graphql_api [migrate]; not {' '.join(sys.argv[1:])!r}")
+    try:
+        # Once, before the workers start: in dev each would otherwise race the others to make the tables,
+        # and in production a schema behind the code is one clear line rather than a worker's traceback.
+        asyncio.run(_prepare(settings, upgrade=settings.env == "dev"))
+    except migrate.SchemaMismatch as exc:
+        sys.exit(str(exc))
     # For the protocol in every worker, whether the setting came from the environment or a .env file.
     os.environ[HEADER_TIMEOUT_VARIABLE] = str(settings.header_timeout_seconds)
     os.environ[CONNECTIONS_PER_CLIENT_VARIABLE] = str(settings.max_connections_per_client)

@@ -33,6 +33,7 @@ from . import _speedups
 from ._speedups.exact_routes import ExactRoutes
 from .console import default_console_dir
 from .console import routes as console_routes
+from .core.audit_retention import keep_audit_trail_within
 from .core.auth import Authenticator
 from .core.cache import FlightCache
 from .core.events import open_broker
@@ -40,7 +41,7 @@ from .core.livekit import LiveKit
 from .core.minter import TokenMinter
 from .core.reconcile import Reconciler
 from .core.services import Core
-from .core.store import Store, metadata
+from .core.store import Store, migrate
 from .core.webhooks import WebhookIntake
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
 from .graphiql import PREFIX, assets_app
@@ -160,12 +161,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with contextlib.suppress(TimeoutError, GxrtcError):
             async with asyncio.timeout(5):
                 await broker.wait_ready()
-        store = Store.open(settings.store_url, timeout_seconds=settings.database_timeout_seconds)
         if settings.database_url is None:
             settings.state_dir.mkdir(parents=True, exist_ok=True)
-        # Until the migrations land (issue 15): the tables as the code defines them.
-        async with store.engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
+        store = Store.open(
+            settings.store_url,
+            timeout_seconds=settings.database_timeout_seconds,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_size,
+        )
+        try:
+            await migrate.prepare(store, dev=dev)
+        except migrate.SchemaMismatch as exc:
+            log.error("%s", exc)
+            await store.aclose()
+            raise
         core = Core(
             settings=settings,
             livekit=livekit,
@@ -190,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age_seconds=settings.webhook_max_age_seconds,
         )
         reconciler = asyncio.create_task(Reconciler(core).run(settings.reconcile_interval_seconds))
+        retention = asyncio.create_task(keep_audit_trail_within(store, settings.audit_retention_days))
         # What start-up made (modules, the schema, settings) lives as long as the process. Frozen,
         # it is out of the collector's way: a full collection walked all of it now and then under
         # GraphQL load, which was most of GraphQL's p99 (docs/performance.md).
@@ -199,9 +209,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             stop_listening()
-            reconciler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reconciler
+            for task in (reconciler, retention):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await broker.aclose()
             await store.aclose()
             await livekit.aclose()

@@ -132,7 +132,15 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the moderation store (postgresql+asyncpg://...); unset: SQLite in state_dir.",
     )
-    database_timeout_seconds: float = Field(default=3.0, gt=0, description="Deadline of each database transaction.")
+    database_timeout_seconds: float = Field(
+        default=3.0, gt=0, description="Deadline of each database transaction (and PostgreSQL's connect and statement)."
+    )
+    database_pool_size: int = Field(
+        default=5, gt=0, description="PostgreSQL connections kept open per process (as many again at a burst)."
+    )
+    audit_retention_days: float = Field(
+        default=90, ge=0, description="Audit rows older than this are deleted; 0 keeps them forever."
+    )
     state_dir: Path = Field(
         default=Path(".state"), description="Where the service keeps its own files (the SQLite store)."
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -24,6 +25,7 @@ from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_
 from strawberry.types.graphql import OperationType
 
 from .context import Context
+from .core.audit import begin_request
 from .errors import GxrtcError, TooManyRequests
 from .graphiql import local_page
 from .i18n import negotiate
@@ -58,6 +60,8 @@ class GraphQLView(GraphQL[Context, None]):
         self._refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The one edge of this face: what the core records of the request (its operations' tasks inherit it).
+        request_id = begin_request("graphql", Headers(scope=scope).get("x-request-id"))
         if scope["type"] != "http":
             await super().__call__(scope, receive, _closing_as_asked(scope, send))
             return
@@ -70,6 +74,7 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as exc:
             # Strawberry answers these in plain text; the service answers every error in its envelope.
             response = self._refuse(exc.status_code, exc.reason)
+        response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
 
     def _plain_json(self, request: Request) -> bool:

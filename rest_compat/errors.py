@@ -3,7 +3,7 @@
 `error_handlers(settings)` is the one table the app registers with FastAPI and
 hands to the exact routes (`graphql_api._speedups.exact_routes`), so every path
 answers an error the same way: status, message (in the caller's language) and
-reason, as the GXRTC API document has them.
+reason, as the GXRTC API document has them, and the request's X-Request-ID.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from graphql_api.i18n import Language, negotiate, zh_for_status
 from graphql_api.settings import Settings
 
 from .envelope import EnvelopeResponse, error, from_error
+from .routes import echo_request_id
 
 __all__ = ["ErrorHandler", "error_handlers", "language"]
 
@@ -83,9 +84,15 @@ def error_handlers(settings: Settings) -> dict[Any, ErrorHandler]:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return error(500, "internal error", "internal error")
 
+    def echoing(handler: ErrorHandler) -> ErrorHandler:
+        async def handle(request: Request, exc: Exception) -> Response:
+            return echo_request_id(await handler(request, exc))
+
+        return handle
+
     return {
-        GxrtcError: on_gxrtc_error,
-        HTTPException: on_http_error,
-        RequestValidationError: on_validation_error,
-        Exception: on_unexpected,
+        GxrtcError: echoing(on_gxrtc_error),
+        HTTPException: echoing(on_http_error),
+        RequestValidationError: echoing(on_validation_error),
+        Exception: echoing(on_unexpected),
     }

@@ -85,8 +85,6 @@ async def list_participants(request: Request, room: str) -> EnvelopeResponse:
             attribute=_attribute(params.get("attribute")),
             publishing=bool_param(params, "publishing"),
         ),
-        first_param="limit",
-        after_param="cursor",
     )
     return ok(
         {

@@ -83,8 +83,6 @@ async def list_rooms(request: Request) -> EnvelopeResponse:
             has_participants=bool_param(params, "has_participants"),
             created_since=int_param(params, "created_since"),
         ),
-        first_param="limit",
-        after_param="cursor",
     )
     return ok(
         {

@@ -4,7 +4,9 @@ The REST endpoints read their own bodies and take only path parameters, so
 FastAPI's per-request dependency solving buys nothing here and cost a large
 share of a token request (docs/performance.md). Plain Starlette routes
 keep the app's exception handlers and middleware; this table also keeps the
-OpenAPI description FastAPI would otherwise have generated.
+OpenAPI description FastAPI would otherwise have generated. Each route
+starts the request's origin for the audit trail (face "rest", the request id
+from X-Request-ID or a new one) and echoes the id in X-Request-ID.
 """
 
 from __future__ import annotations
@@ -17,7 +19,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["Routes"]
+from graphql_api.core.audit import begin_request, request_origin
+
+__all__ = ["REQUEST_ID_HEADER", "Routes", "echo_request_id"]
+
+REQUEST_ID_HEADER = "x-request-id"
+
+
+def echo_request_id(response: Response) -> Response:
+    """`response` with this request's id, for answers the error handlers write (the endpoint raised)."""
+    request_id = request_origin.get().request_id
+    if request_id is not None:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
 
 Endpoint = Callable[..., Awaitable[Response]]
 _PARAM = re.compile(r"{(\w+)}")
@@ -36,7 +51,11 @@ class Routes:
 
         def register(endpoint: Endpoint) -> Endpoint:
             async def handle(request: Request) -> Response:
-                return await endpoint(request, **request.path_params)
+                # The one edge of this face: what the core records of the request, and its id echoed.
+                request_id = begin_request("rest", request.headers.get("x-request-id"))
+                response = await endpoint(request, **request.path_params)
+                response.headers[REQUEST_ID_HEADER] = request_id
+                return response
 
             self.routes.append(Route(full, handle, methods=[method], name=endpoint.__name__))
             if include_in_schema:

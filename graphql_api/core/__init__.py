@@ -6,10 +6,11 @@ arguments and the result into its own shape. Nothing here imports FastAPI,
 Starlette, Strawberry or graphql-core (an import-linter contract, `make lint`).
 Each operation takes the `Core` (`services`) and the calling `Principal`
 explicitly, checks input, then asks `policy` before it touches LiveKit; every
-change is written to the audit log.
+change is a row of the audit trail (`audit`) before it is answered.
 
-One module per noun: `tokens`, `rooms`, `participants`, `room_events`; beside
-them `policy` and `grants` (who may do what), `validation`, `audit`, `cache`
+One module per noun: `tokens`, `rooms`, `participants`, `room_events`,
+`audit_log`; beside them `policy` and `grants` (who may do what), `validation`,
+`audit` and `audit_retention`, `store` (the database), `cache`
 (the overview caches), `changes`/`reconcile`/`webhooks` (events LiveKit
 reports), `livekit` (the client), `auth`, `events` (the brokers).
 """

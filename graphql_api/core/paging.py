@@ -69,12 +69,10 @@ def cut_page(
     kind: str,
     first: int | None,
     after: str | None,
-    first_param: str = "first",
-    after_param: str = "after",
 ) -> Page[T]:
     """The page of `items` (already filtered) after `after`, in the order of `key`, at most `first` long."""
-    size = check_count(first, first_param, minimum=1, maximum=MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
-    start = decode_cursor(after, kind, after_param)
+    size = check_count(first, "first", minimum=1, maximum=MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
+    start = decode_cursor(after, kind, "after")
     ordered = sorted(items, key=key)
     remaining = ordered if start is None else [item for item in ordered if key(item) > start]
     chosen = remaining[:size]

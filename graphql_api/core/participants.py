@@ -104,8 +104,6 @@ async def page_participants(
     first: int | None = None,
     after: str | None = None,
     filter: ParticipantFilter | None = None,
-    first_param: str = "first",
-    after_param: str = "after",
 ) -> Page[models.ParticipantInfo]:
     """A page of a room's participants, by identity, from a fresh listing (authorized like any read)."""
     filter = filter or ParticipantFilter()
@@ -117,8 +115,6 @@ async def page_participants(
         kind="participant",
         first=first,
         after=after,
-        first_param=first_param,
-        after_param=after_param,
     )
 
 
@@ -156,7 +152,7 @@ async def _participant(core: Core, room: str, identity: str) -> models.Participa
 async def kick_participant(core: Core, principal: Principal, room: str | None, identity: str | None) -> None:
     room = check_name(room, "room")
     identity = check_name(identity, "identity")
-    async with audited(principal, "kick", room, identity):
+    async with audited(core, principal, "kick", room, identity):
         policy.require_moderator(principal, room)
         # Who is kicked, by sid: LiveKit's webhook reports the same leave, and the two must be one event.
         try:
@@ -194,7 +190,7 @@ async def mute_participant(
         check_name(track_sid, "track_sid")
     wanted = _source_number(source) if source is not None else models.TrackSource.MICROPHONE
     action = "mute" if muted else "unmute"
-    async with audited(principal, action, room, identity, track_sid=track_sid, source=source):
+    async with audited(core, principal, action, room, identity, track_sid=track_sid, source=source):
         policy.require_moderator(principal, room)
         participant = await _participant(core, room, identity)
         if track_sid is not None:
@@ -292,7 +288,7 @@ async def update_participant(
         )
         if value is not None
     )
-    async with audited(principal, "update_participant", room, identity, changed=changed):
+    async with audited(core, principal, "update_participant", room, identity, changed=changed):
         policy.require_moderator(principal, room)
         if permission is not None:
             grants.require_grantable(principal, core.settings, permission)

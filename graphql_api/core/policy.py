@@ -6,6 +6,9 @@
   `rooms` claim and moderating their participants.
 - admin: everything, tokens for any uid included.
 
+The audit trail (`audit_rooms`): an admin reads every row, a moderator the rows
+of the rooms it runs, a user none.
+
 Each decision has one function here, and every path to it asks that function:
 a room listing, a nested `Room.participants`, a single read and a subscription
 all ask `readable_rooms` (through `require_reader`), so no path can read what
@@ -19,7 +22,14 @@ from ..errors import Forbidden
 from ..settings import Settings
 from .auth import Principal, Role
 
-__all__ = ["readable_rooms", "require_moderator", "require_reader", "require_token_for", "token_ttl_ceiling"]
+__all__ = [
+    "audit_rooms",
+    "readable_rooms",
+    "require_moderator",
+    "require_reader",
+    "require_token_for",
+    "token_ttl_ceiling",
+]
 
 
 def require_token_for(principal: Principal, identity: str) -> None:
@@ -53,3 +63,16 @@ def token_ttl_ceiling(principal: Principal, settings: Settings) -> int:
     if principal.is_admin or Role.MODERATOR in principal.roles:
         return settings.token_max_ttl_seconds
     return min(settings.token_user_max_ttl_seconds, settings.token_max_ttl_seconds)
+
+
+def audit_rooms(principal: Principal, room: str | None) -> frozenset[str] | None:
+    """The rooms whose audit rows the caller may read, asking for `room` (None: all it may); None means every row."""
+    if principal.is_admin:
+        return None if room is None else frozenset({room})
+    if Role.MODERATOR not in principal.roles:
+        raise Forbidden("you may not read the audit trail")
+    if room is None:
+        return principal.rooms
+    if room not in principal.rooms:
+        raise Forbidden(f"you may not read the audit trail of room {room}")
+    return frozenset({room})

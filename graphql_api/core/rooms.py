@@ -44,7 +44,15 @@ async def create_room(
         request.max_participants = max_participants  # type: ignore[assignment]
     if metadata is not None:
         request.metadata = check_text(metadata, "metadata", core.settings.max_metadata_bytes)
-    async with audited(principal, "create_room", name):
+    async with audited(
+        core,
+        principal,
+        "create_room",
+        name,
+        empty_timeout=empty_timeout,
+        departure_timeout=departure_timeout,
+        max_participants=max_participants,
+    ):
         policy.require_moderator(principal, name)
         room = await core.livekit.create_room(request)
     if room_may_be_new(room):
@@ -97,8 +105,6 @@ async def page_rooms(
     first: int | None = None,
     after: str | None = None,
     filter: RoomFilter | None = None,
-    first_param: str = "first",
-    after_param: str = "after",
 ) -> Page[models.Room]:
     """A page of the rooms the caller may see, by name, from a fresh listing."""
     filter = filter or RoomFilter()
@@ -112,8 +118,6 @@ async def page_rooms(
         kind="room",
         first=first,
         after=after,
-        first_param=first_param,
-        after_param=after_param,
     )
 
 
@@ -132,7 +136,7 @@ async def existing_room(core: Core, name: str) -> models.Room:
 
 async def delete_room(core: Core, principal: Principal, name: str | None) -> models.Room:
     name = check_name(name, "room")
-    async with audited(principal, "delete_room", name):
+    async with audited(core, principal, "delete_room", name):
         policy.require_moderator(principal, name)
         # LiveKit's DeleteRoom answers with nothing, and the document returns the
         # deleted room, so it is read first; that read is also what makes a

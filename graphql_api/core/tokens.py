@@ -1,6 +1,7 @@
 """Join tokens: who may mint one for whom, for how long, publishing what.
 
 The signing itself is `minter`'s; what a token may grant is `grants`' and `policy`'s.
+A token minted for someone else is an audited act; one's own (the hot path) is not.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import grants, policy
+from .audit import audited
 from .auth import Principal
 from .minter import JoinToken
 from .validation import check_count, check_name
@@ -34,7 +36,25 @@ async def create_token(
     room = check_name(room, "room")
     if name:
         name = check_name(name, "name")
-    policy.require_token_for(principal, identity)
+    if identity == principal.uid:
+        # One's own token, the hot path: not an act on anyone else, so not audited.
+        return _mint(core, principal, room, identity, name, ttl_seconds, can_publish_sources, hidden)
+    asked = {"name": name, "ttl_seconds": ttl_seconds, "can_publish_sources": can_publish_sources, "hidden": hidden}
+    async with audited(core, principal, "create_token", room, identity, **asked):
+        policy.require_token_for(principal, identity)
+        return _mint(core, principal, room, identity, name, ttl_seconds, can_publish_sources, hidden)
+
+
+def _mint(
+    core: Core,
+    principal: Principal,
+    room: str,
+    identity: str,
+    name: str | None,
+    ttl_seconds: int | None,
+    can_publish_sources: Sequence[str] | None,
+    hidden: bool,
+) -> JoinToken:
     sources = grants.token_sources(principal, core.settings, hidden=hidden, asked=can_publish_sources)
     ceiling = policy.token_ttl_ceiling(principal, core.settings)
     ttl = check_count(ttl_seconds, "ttl_seconds", minimum=1, maximum=ceiling)

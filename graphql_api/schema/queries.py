@@ -9,6 +9,7 @@ from ..context import Info
 from ..core import participants as participant_ops
 from ..core import rooms as room_ops
 from ..types import Participant, Room
+from .audit import AuditQuery
 from .paging import Connection, ParticipantFilter, RoomFilter
 from .viewer import ViewerQuery
 
@@ -16,7 +17,7 @@ __all__ = ["Query"]
 
 
 @strawberry.type
-class Query(ViewerQuery):
+class Query(ViewerQuery, AuditQuery):
     @strawberry.field(description="Rooms on the LiveKit server; with `names`, only those rooms.")
     async def rooms(self, info: Info, names: list[str] | None = None) -> list[Room]:
         core, principal = await info.context.caller()

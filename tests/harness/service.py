@@ -7,12 +7,15 @@ developer's shell cannot change what a test talks to.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -57,11 +60,45 @@ class Service:
         return self.memory_kib()["VmRSS"]
 
 
+def _migrate(env: Mapping[str, str]) -> None:
+    """`python -m graphql_api migrate` for these settings, in this process (in a thread: a test's loop may run)."""
+    from graphql_api.core.store import Store
+    from graphql_api.core.store.migrate import upgrade
+
+    state_dir = Path(env["GXRTC_STATE_DIR"])
+    url = env.get("GXRTC_DATABASE_URL") or f"sqlite+aiosqlite:///{state_dir / 'gxrtc.sqlite3'}"
+    state_dir.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> None:
+        store = Store.open(url, timeout_seconds=30)
+        try:
+            await upgrade(store)
+        finally:
+            await store.aclose()
+
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(run())
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name="migrate")
+    thread.start()
+    thread.join(timeout=120)
+    if failure:
+        raise failure[0]
+
+
 @contextmanager
 def run_service(
-    settings: Mapping[str, str], *, startup_timeout: float = 30.0, port: int | None = None
+    settings: Mapping[str, str], *, startup_timeout: float = 30.0, port: int | None = None, migrate: bool = True
 ) -> Iterator[Service]:
-    """Start the service on `port` (a free one unless given, e.g. one a webhook URL already names)."""
+    """Start the service on `port` (a free one unless given, e.g. one a webhook URL already names).
+
+    A production service's store is migrated first (`migrate=False`: as it is, e.g. to see it refuse).
+    """
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "GXRTC_"))}
     # The one ambient setting a test run passes on: `GXRTC_SPEEDUPS=off dev/test.sh` tests the libraries' own paths.
@@ -72,6 +109,11 @@ def run_service(
     env.pop("PORT", None)
     log = tempfile.NamedTemporaryFile(prefix="gxrtc-service-", suffix=".log", delete=False)  # noqa: SIM115
     env.update({"GXRTC_HOST": "127.0.0.1", "GXRTC_PORT": str(port)})
+    # Each service its own store (SQLite in its state directory) unless the test names one.
+    state_dir = tempfile.mkdtemp(prefix="gxrtc-state-")
+    env.setdefault("GXRTC_STATE_DIR", state_dir)
+    if migrate and env.get("GXRTC_ENV", "production") != "dev":
+        _migrate(env)  # as an operator would, before a production service starts (dev migrates itself)
     command = [sys.executable, "-m", "graphql_api"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     service = Service(base_url=f"http://127.0.0.1:{port}", log_path=Path(log.name), process=process)
@@ -97,3 +139,4 @@ def run_service(
             process.kill()
             process.wait()
         log.close()
+        shutil.rmtree(state_dir, ignore_errors=True)

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
+from tests.harness.postgres_server import PostgresServer
 from tests.harness.service import Service, free_port, run_service
 
 pytestmark = pytest.mark.integration
@@ -83,3 +84,21 @@ def fault_livekit(fault_livekit_server: LiveKitServer) -> Iterator[LiveKitServer
         fault_livekit_server.resume()
     if not fault_livekit_server.running:
         fault_livekit_server.restart()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster per session; each test that needs one gets its own database in it."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database (SQLAlchemy URL), running again after each test whatever the test did to it."""
+    if not postgres_server.running:
+        postgres_server.restart()
+    url = postgres_server.create_database()
+    yield url
+    if not postgres_server.running:
+        postgres_server.restart()

@@ -209,6 +209,18 @@ OPERATIONS = [
         " { identity } }",
         X_MODERATORS,
     ),
+    Operation(
+        "audit trail",
+        ("GET", "/api/v1/audit", {}),
+        "{ auditLog { edges { cursor } } }",
+        frozenset({"moderator-x", "moderator-y", "admin"}),
+    ),
+    Operation(
+        "room's audit trail",
+        ("GET", f"/api/v1/room/{ROOM_X}/audit", {}),
+        '{ auditLog(room: "@X") { edges { cursor } } }',
+        X_MODERATORS,
+    ),
     # Self-escalation: what no moderator could mint, asked for its own uid (admins then find nobody).
     *(
         Operation(

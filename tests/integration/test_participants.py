@@ -188,9 +188,11 @@ async def test_kick_document_example_disconnects_the_client(
     # One structured audit line for the kick: who, what, where, whom, how it ended.
     audit = [line for line in service.log_path.read_text().splitlines() if " audit " in line and room_name in line]
     record = json.loads(audit[-1].split(" audit ", 1)[1])
+    assert len(record.pop("request_id")) == 32  # curl sent none: one was made
     assert record == {
         "who": "anonymous",
         "via": "anonymous",
+        "face": "rest",
         "action": "kick",
         "room": room_name,
         "identity": "alice",

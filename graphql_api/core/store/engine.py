@@ -1,8 +1,15 @@
 """`Store`: the async engine, and transactions with a deadline whose failures are a 503.
 
-Every use of the database goes through `Store.begin()`, so each has a deadline
+Every use of the database goes through `Store.begin()` (or `insert_committed`, a
+group commit of single rows, for the audit trail's), so each has a deadline
 (`GXRTC_DATABASE_TIMEOUT_SECONDS`) and an unreachable or failing database is one
 error for callers: `ServiceUnavailable` with reason "database unavailable".
+
+The same deadline bounds the database's side: SQLite waits at most that long
+for another writer's lock (`busy_timeout`), PostgreSQL connects within it and
+cancels a statement that runs longer (`statement_timeout`). SQLite runs in WAL
+mode with `synchronous=FULL`, so a commit that returned is on disk, not only in
+the process or the OS's cache (docs/store.md).
 """
 
 from __future__ import annotations
@@ -11,7 +18,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+from sqlalchemy import Table, event, insert
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -22,14 +32,53 @@ __all__ = ["Store"]
 log = logging.getLogger(__name__)
 
 
+def _sqlite_pragmas(engine: AsyncEngine, timeout_seconds: float) -> None:
+    pragmas = (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=FULL",
+        f"PRAGMA busy_timeout={int(timeout_seconds * 1000)}",
+        "PRAGMA foreign_keys=ON",
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in pragmas:
+            cursor.execute(pragma)
+        cursor.close()
+
+
+_BATCH_ROWS = 500
+
+
 class Store:
     def __init__(self, engine: AsyncEngine, *, timeout_seconds: float) -> None:
         self.engine = engine
         self._timeout = timeout_seconds
+        self._pending: list[tuple[Table, dict[str, Any], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
-    def open(cls, url: str, *, timeout_seconds: float) -> Store:
-        return cls(create_async_engine(url), timeout_seconds=timeout_seconds)
+    def open(cls, url: str, *, timeout_seconds: float, pool_size: int = 5, max_overflow: int = 10) -> Store:
+        options: dict[str, Any] = {}
+        backend = make_url(url).get_backend_name()
+        if backend == "postgresql":
+            options = {
+                "pool_size": pool_size,
+                "max_overflow": max_overflow,
+                "pool_timeout": timeout_seconds,
+                # A connection the server dropped (a restart) is found before a transaction uses it.
+                "pool_pre_ping": True,
+                "connect_args": {
+                    "timeout": timeout_seconds,
+                    "command_timeout": timeout_seconds,
+                    "server_settings": {"statement_timeout": str(int(timeout_seconds * 1000))},
+                },
+            }
+        engine = create_async_engine(url, **options)
+        if backend == "sqlite":
+            _sqlite_pragmas(engine, timeout_seconds)
+        return cls(engine, timeout_seconds=timeout_seconds)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -43,5 +92,39 @@ class Store:
             log.warning("database unavailable: %s", type(exc).__name__)
             raise ServiceUnavailable("the database is unavailable", reason="database unavailable") from None
 
+    async def insert_committed(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert `row` and return once it is committed, in one transaction with the rows others asked for meanwhile.
+
+        A group commit: while one transaction commits (an fsync on SQLite), the rows that arrive wait for the
+        next, so concurrent writers share commits rather than queueing for one each. Each caller still returns
+        only after its own row is durable, or gets the 503 of the transaction that failed to commit it.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((table, row, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:_BATCH_ROWS], self._pending[_BATCH_ROWS:]
+            try:
+                async with self.begin() as connection:
+                    by_table: dict[Table, list[dict[str, Any]]] = {}
+                    for table, row, _ in batch:
+                        by_table.setdefault(table, []).append(row)
+                    for table, rows in by_table.items():
+                        await connection.execute(insert(table), rows)
+            except ServiceUnavailable as failure:
+                for _, _, future in batch:
+                    if not future.done():  # a caller cancelled meanwhile has nobody to tell
+                        future.set_exception(ServiceUnavailable(failure.message, reason=failure.error))
+            else:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
     async def aclose(self) -> None:
+        if self._flusher is not None and not self._flusher.done():
+            await self._flusher
         await self.engine.dispose()

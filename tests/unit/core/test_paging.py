@@ -102,8 +102,8 @@ async def test_a_cursor_this_api_did_not_give_is_a_400_naming_it(
 ) -> None:
     service.add_room("ours")
     with pytest.raises(InvalidParameter) as refused:
-        await page_rooms(core, ADMIN, after=cursor, after_param="cursor")
-    assert refused.value.param == "cursor"
+        await page_rooms(core, ADMIN, after=cursor)
+    assert refused.value.param == "after"
 
 
 @pytest.mark.parametrize("first", [0, -1, 501])
