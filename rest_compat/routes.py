@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from graphql_api.observe import note_operation
+
 __all__ = ["Routes"]
 
 Endpoint = Callable[..., Awaitable[Response]]
@@ -36,6 +38,7 @@ class Routes:
 
         def register(endpoint: Endpoint) -> Endpoint:
             async def handle(request: Request) -> Response:
+                note_operation(request.scope, full)
                 return await endpoint(request, **request.path_params)
 
             self.routes.append(Route(full, handle, methods=[method], name=endpoint.__name__))

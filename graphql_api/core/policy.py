@@ -19,7 +19,14 @@ from ..errors import Forbidden
 from ..settings import Settings
 from .auth import Principal, Role
 
-__all__ = ["readable_rooms", "require_moderator", "require_reader", "require_token_for", "token_ttl_ceiling"]
+__all__ = [
+    "readable_rooms",
+    "require_metrics_reader",
+    "require_moderator",
+    "require_reader",
+    "require_token_for",
+    "token_ttl_ceiling",
+]
 
 
 def require_token_for(principal: Principal, identity: str) -> None:
@@ -47,6 +54,12 @@ def require_reader(principal: Principal, settings: Settings, room: str) -> None:
     if readable is None or room in readable:
         return
     raise Forbidden(f"you may not read room {room}")
+
+
+def require_metrics_reader(principal: Principal) -> None:
+    """The service's metrics (/metrics) are the operators': request rates and LiveKit's health, every room's."""
+    if not principal.is_admin:
+        raise Forbidden("only an admin may read the service's metrics")
 
 
 def token_ttl_ceiling(principal: Principal, settings: Settings) -> int:

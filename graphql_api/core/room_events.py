@@ -14,6 +14,7 @@ from ..errors import Forbidden
 from . import policy
 from .auth import Principal
 from .events import EventKind, RoomEvent
+from .metrics import SUBSCRIPTIONS_OPEN
 from .validation import check_name
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ async def room_events(core: Core, principal: Principal, room: str | None) -> Asy
         room = check_name(room, "room")
         policy.require_reader(principal, core.settings, room)
     subscription = core.broker.subscribe(room)
+    SUBSCRIPTIONS_OPEN.inc()
     try:
         if room is not None:
             yield await _snapshot(core, room)
@@ -89,6 +91,7 @@ async def room_events(core: Core, principal: Principal, room: str | None) -> Asy
             elif subscription.closed:
                 return
     finally:
+        SUBSCRIPTIONS_OPEN.dec()
         await subscription.aclose()
 
 
