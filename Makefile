@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 UV_VERSION := 0.13.8
 
-.PHONY: setup deps livekit redis graphiql web-clients console console-test run test unit lint schema schema-check bench
+.PHONY: setup deps livekit redis prometheus graphiql web-clients console console-test run test unit lint schema schema-check bench
 
-setup: deps livekit redis graphiql web-clients console
+setup: deps livekit redis prometheus graphiql web-clients console
 
 deps: $(VENV)/.synced
 
@@ -21,6 +21,10 @@ livekit:
 
 redis:
 	@dev/install-redis.sh >/dev/null
+
+# Debian's prometheus and its promtool, for the scrape test and the alert rules' checks.
+prometheus:
+	@dev/install-prometheus.sh >/dev/null
 
 # GraphiQL's scripts and styles for the dev page, from the npm registry, checked against their integrity hashes.
 graphiql: deps

@@ -12,42 +12,15 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import jwt
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 
-from graphql_api.app import create_app
 from graphql_api.observe import ACCESS_LOGGER
-from graphql_api.settings import Settings
-
-KEY = "observe-admin-key-0123456789abcdefghijklmn"
-JWT_SECRET = "observe-test-jwt-secret-0123456789abcdef012345"
-ADMIN = {"authorization": f"Bearer {KEY}"}
-TOKEN_QUERY = "mutation($room: String!, $identity: String!) { createToken(room: $room, identity: $identity) { url } }"
-
-
-@contextlib.asynccontextmanager
-async def client(**values: Any) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
-        Settings(
-            livekit_url="http://127.0.0.1:9",
-            livekit_api_key="key",
-            livekit_api_secret=SecretStr("s" * 32),
-            admin_key=SecretStr(KEY),
-            auth_jwt_secret=SecretStr(JWT_SECRET),
-            env="production",
-            **values,
-        )
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
+from tests.unit.service_app import ADMIN, JWT_SECRET, KEY, TOKEN_QUERY, client
 
 
 async def scrape(http: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
