@@ -4,10 +4,11 @@ wraps every request: metrics, the access log, the monitoring files' metric names
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from graphql_api.app import create_app
@@ -22,7 +23,8 @@ TOKEN_QUERY = "mutation($room: String!, $identity: String!) { createToken(room: 
 
 
 @contextlib.asynccontextmanager
-async def client(**values: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def client(prepare: Callable[[FastAPI], None] | None = None, **values: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app made with these settings (`prepare` may add to the app first)."""
     app = create_app(
         Settings(
             livekit_url="http://127.0.0.1:9",
@@ -34,6 +36,8 @@ async def client(**values: Any) -> AsyncIterator[httpx.AsyncClient]:
             **values,
         )
     )
+    if prepare is not None:
+        prepare(app)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
