@@ -59,7 +59,11 @@ class Settings(BaseSettings):
         description="Serve Prometheus metrics at /metrics, to the admin credential only (docs/operations.md).",
     )
     access_log: bool = Field(
-        default=True, description="One JSON line per request to the gxrtc.access log (docs/operations.md)."
+        default=False,
+        description=(
+            "One JSON line per request to the gxrtc.access log (docs/operations.md). Off by default: Python's"
+            " logging costs about as much CPU as a token request itself."
+        ),
     )
     max_in_flight: int = Field(default=512, gt=0, description="Requests in progress at once before new ones get 503.")
     max_in_flight_per_client: int = Field(
