@@ -6,18 +6,28 @@ compares a series before and after what it does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+import hashlib
+import json
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import pytest
+from livekit.api import AccessToken
 from prometheus_client import REGISTRY
 
+from graphql_api.core import room_events
 from graphql_api.core.events import InProcessBroker, RoomEvent
 from graphql_api.core.fake_livekit import FakeRoomService, fake_livekit
 from graphql_api.core.livekit import Breaker
 from graphql_api.core.minter import TokenMinter
+from graphql_api.core.reconcile import Reconciler
+from graphql_api.core.services import Core
 from graphql_api.core.webhooks import WebhookIntake
 from graphql_api.errors import NotFound, Unauthenticated
+
+from .conftest import ADMIN
 
 
 def value(name: str, **labels: str) -> float:
@@ -100,10 +110,48 @@ def test_token_mints_are_counted() -> None:
     assert minted == [3.0]
 
 
+async def test_reconciler_repairs_and_open_subscriptions(core: Core, service: FakeRoomService) -> None:
+    service.add_participant("ours", "alice")
+    reconciler = Reconciler(core)
+    with moved("gxrtc_subscriptions_open") as opened:
+        stream = cast(AsyncGenerator[RoomEvent, None], room_events.room_events(core, ADMIN, "ours"))
+        await anext(stream)  # the snapshot: the subscription is being served
+    with moved("gxrtc_reconciler_repairs_total", kind="participant_joined") as repaired:
+        service.add_participant("ours", "bob")  # joined with no webhook: only the reconciler sees it
+        await reconciler.reconcile_once()
+        await reconciler.reconcile_once()  # nothing new: nothing repaired twice
+    with moved("gxrtc_subscriptions_open") as closed:
+        await stream.aclose()
+    assert (opened, repaired, closed) == ([1.0], [1.0], [-1.0])
+
+
+def signed(body: bytes, *, secret: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    return "Bearer " + AccessToken("key", secret).with_sha256(digest).to_jwt()
+
+
+def test_webhooks_accepted_and_ignored_are_counted() -> None:
+    intake = WebhookIntake("key", "s" * 32, max_age_seconds=300)
+    joined = json.dumps(
+        {"event": "participant_joined", "id": "EV_1", "room": {"name": "r"}, "participant": {"identity": "a"}}
+    )
+    egress = json.dumps({"event": "egress_started", "id": "EV_2"})
+    with (
+        moved("gxrtc_webhooks_total", result="accepted") as accepted,
+        moved("gxrtc_webhooks_total", result="ignored") as ignored,
+        moved("gxrtc_webhooks_total", result="body_mismatch") as mismatched,
+    ):
+        assert intake.receive(joined.encode(), signed(joined.encode(), secret="s" * 32)) is not None
+        assert intake.receive(egress.encode(), signed(egress.encode(), secret="s" * 32)) is None
+        with pytest.raises(Unauthenticated):
+            intake.receive(b"{}", signed(joined.encode(), secret="s" * 32))
+    assert (accepted, ignored, mismatched) == ([1.0], [1.0], [1.0])
+
+
 def test_no_series_is_labelled_with_a_room_or_an_identity() -> None:
     # What the tests above did with rooms "r" and identities "a", "nobody": none of it is a label value.
     for metric in REGISTRY.collect():
         if not metric.name.startswith("gxrtc_"):
             continue
         for sample in metric.samples:
-            assert not {"r", "a", "b", "c", "nobody"} & set(sample.labels.values()), sample
+            assert not {"r", "a", "b", "c", "nobody", "ours", "alice", "bob"} & set(sample.labels.values()), sample
