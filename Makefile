@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 UV_VERSION := 0.13.8
 
-.PHONY: setup deps livekit redis graphiql web-clients postgres console console-test run test unit lint schema schema-check bench
+.PHONY: setup deps livekit redis graphiql web-clients postgres prometheus console console-test run test unit lint schema schema-check bench
 
-setup: deps livekit redis postgres graphiql web-clients console
+setup: deps livekit redis postgres prometheus graphiql web-clients console
 
 deps: $(VENV)/.synced
 
@@ -25,6 +25,9 @@ redis:
 # PostgreSQL's server binaries, for the store tests (each run makes its own throwaway cluster).
 postgres:
 	@dev/install-postgres.sh >/dev/null
+# Debian's prometheus and its promtool, for the scrape test and the alert rules' checks.
+prometheus:
+	@dev/install-prometheus.sh >/dev/null
 
 # GraphiQL's scripts and styles for the dev page, from the npm registry, checked against their integrity hashes.
 graphiql: deps

@@ -6,14 +6,21 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import uvicorn
 
 from .core.store import Store, migrate
 from .http import CONNECTIONS_PER_CLIENT_VARIABLE, HEADER_TIMEOUT_VARIABLE
 from .settings import Settings
+
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus-client's own name; read here without importing it, which would fix its mode too early."""
 
 
 async def _prepare(settings: Settings, *, upgrade: bool) -> None:
@@ -43,6 +50,8 @@ def main() -> None:
     # For the protocol in every worker, whether the setting came from the environment or a .env file.
     os.environ[HEADER_TIMEOUT_VARIABLE] = str(settings.header_timeout_seconds)
     os.environ[CONNECTIONS_PER_CLIENT_VARIABLE] = str(settings.max_connections_per_client)
+    if settings.workers > 1:
+        _share_metrics()
     uvicorn.run(
         "graphql_api.app:create_app",
         factory=True,
@@ -61,6 +70,22 @@ def main() -> None:
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         lifespan="on",
     )
+
+
+def _share_metrics() -> None:
+    """prometheus-client's multiprocess mode: every worker keeps its metrics in files in one directory,
+    and whichever worker answers /metrics adds them up (graphql_api.core.metrics). Set before any worker
+    imports prometheus-client, which reads it once; emptied at start, so a previous run's counters do not
+    carry over (docs/operations.md)."""
+    given = os.environ.get(MULTIPROCESS_VARIABLE)
+    directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="gxrtc-metrics-"))
+    if given and directory.is_dir():
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ[MULTIPROCESS_VARIABLE] = str(directory)
+    if not given:
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

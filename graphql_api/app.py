@@ -46,7 +46,9 @@ from .core.webhooks import WebhookIntake
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
 from .graphiql import PREFIX, assets_app
 from .limits import Admission, BodyIntake, Gate
+from .observe import ACCESS_LOGGER, Observe
 from .schema import build_schema
+from .scrape import metrics
 from .settings import Settings
 from .view import GraphQLView
 
@@ -104,16 +106,16 @@ def _list_rooms(livekit: LiveKit) -> Callable[[tuple[str, ...] | None], Awaitabl
     return fetch
 
 
-def _configure_audit_log() -> None:
-    # uvicorn configures only its own loggers; the audit trail must reach the
-    # process's output even when nobody configured logging.
-    audit = logging.getLogger("gxrtc.audit")
-    if not audit.handlers and not logging.getLogger().handlers:
+def _configure_log(name: str, label: str) -> None:
+    # uvicorn configures only its own loggers; the audit trail and the access log must
+    # reach the process's output even when nobody configured logging.
+    logger = logging.getLogger(name)
+    if not logger.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s audit %(message)s"))
-        audit.addHandler(handler)
-        audit.setLevel(logging.INFO)
-        audit.propagate = False
+        handler.setFormatter(logging.Formatter(f"%(asctime)s {label} %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _describe_openapi(app: FastAPI) -> None:
@@ -143,7 +145,9 @@ def _describe_openapi(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # type: ignore[call-arg]
-    _configure_audit_log()
+    _configure_log("gxrtc.audit", "audit")
+    if settings.access_log:
+        _configure_log(ACCESS_LOGGER, "access")
     dev = settings.env == "dev"
     authenticator = Authenticator(settings)
     _check_secure(settings, authenticator)
@@ -271,6 +275,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await core.broker.publish(event)
         return ok()
 
+    if settings.metrics:
+        app.router.routes.append(Route("/metrics", metrics, methods=["GET"]))
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> EnvelopeResponse:
         return ok({"status": "ok"})
@@ -313,4 +320,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["authorization", "content-type", "accept-language"],
             max_age=600,
         )
+    # Outermost of all: every request is counted, whichever layer answers it.
+    app.add_middleware(Observe, routes=app.router.routes, log_requests=settings.access_log)
     return app

@@ -23,6 +23,7 @@ from .core.auth import Principal
 from .core.services import Core
 from .errors import GxrtcError, Unauthenticated
 from .i18n import Language
+from .observe import note_principal
 
 __all__ = ["Context", "Info"]
 
@@ -60,6 +61,8 @@ class Context(BaseContext):
                 principal = self._principal = await self.core.authenticator.authenticate(
                     self.authorization, self.client
                 )
+                if self.request is not None:
+                    note_principal(self.request.scope, principal.uid)
             except GxrtcError as refusal:
                 self._refusal = refusal
                 raise

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .core.metrics import REQUESTS_SHED
 from .errors import GxrtcError, PayloadTooLarge, RequestTimeout, ServiceUnavailable, TooManyRequests
 
 __all__ = ["Admission", "BodyIntake", "Gate", "Tally"]
@@ -148,8 +149,8 @@ class Gate:
 
 
 # Health checks must answer whatever the load: an orchestrator that cannot reach
-# them would restart a process that is merely busy.
-_ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz"})
+# them would restart a process that is merely busy. Metrics too: an overload is when they are wanted.
+_ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class Admission:
@@ -174,10 +175,12 @@ class Admission:
                 scope, ServiceUnavailable("the service is shutting down, try again", reason="shutting down")
             )
             response.headers["connection"] = "close"
+            REQUESTS_SHED.labels("draining").inc()
             await response(scope, receive, send)
             return
         if gate.in_flight >= gate.max_in_flight:
             error = ServiceUnavailable("the service is overloaded, try again shortly", reason="overloaded")
+            REQUESTS_SHED.labels("overloaded").inc()
             await self.refuse(scope, error)(scope, receive, send)
             return
         client = scope.get("client")
@@ -186,6 +189,7 @@ class Admission:
         held = by_client.get(address, 0)
         if held >= gate.max_in_flight_per_client:
             refused = TooManyRequests("too many requests in progress from your address, try again", retry_after=1)
+            REQUESTS_SHED.labels("client_share").inc()
             await self.refuse(scope, refused)(scope, receive, send)
             return
         by_client[address] = held + 1

@@ -54,6 +54,17 @@ class Settings(BaseSettings):
             " Off by default: even with no provider configured, checking costs every request some time."
         ),
     )
+    metrics: bool = Field(
+        default=True,
+        description="Serve Prometheus metrics at /metrics, to the admin credential only (docs/operations.md).",
+    )
+    access_log: bool = Field(
+        default=False,
+        description=(
+            "One JSON line per request to the gxrtc.access log (docs/operations.md). Off by default: Python's"
+            " logging costs about as much CPU as a token request itself."
+        ),
+    )
     max_in_flight: int = Field(default=512, gt=0, description="Requests in progress at once before new ones get 503.")
     max_in_flight_per_client: int = Field(
         default=256, gt=0, description="Requests in progress at once from one client address before its next get 429."

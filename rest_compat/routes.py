@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from graphql_api.core.audit import begin_request, request_origin
+from graphql_api.observe import note_operation
 
 __all__ = ["REQUEST_ID_HEADER", "Routes", "echo_request_id"]
 
@@ -52,6 +53,7 @@ class Routes:
         def register(endpoint: Endpoint) -> Endpoint:
             async def handle(request: Request) -> Response:
                 # The one edge of this face: what the core records of the request, and its id echoed.
+                note_operation(request.scope, full)
                 request_id = begin_request("rest", request.headers.get("x-request-id"))
                 response = await endpoint(request, **request.path_params)
                 response.headers[REQUEST_ID_HEADER] = request_id

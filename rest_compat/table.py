@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from graphql_api.core.auth import Principal
 from graphql_api.core.services import Core
+from graphql_api.observe import note_principal
 
 from .routes import Routes
 
@@ -24,4 +25,5 @@ async def caller(request: Request) -> tuple[Core, Principal]:
     core: Core = request.app.state.core
     client = request.client.host if request.client else ""
     principal = await core.authenticator.authenticate(request.headers.get("authorization"), client)
+    note_principal(request.scope, principal.uid)
     return core, principal

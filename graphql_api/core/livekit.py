@@ -39,6 +39,7 @@ from ..errors import (
     UpstreamUnavailable,
 )
 from ..settings import Settings
+from .metrics import BREAKER_OPEN, LIVEKIT_CALLS, LIVEKIT_DURATION
 from .redaction import redact
 
 __all__ = ["Breaker", "LiveKit", "translate"]
@@ -111,6 +112,7 @@ class Breaker:
     def succeeded(self) -> None:
         if self._opened_at is not None:
             log.warning("LiveKit answers again; closing the circuit")
+            BREAKER_OPEN.set(0)
         self._failures = 0
         self._opened_at = None
         self._probing = False
@@ -120,6 +122,7 @@ class Breaker:
         if self._probing or (self._opened_at is None and self._failures >= self.threshold):
             log.error("LiveKit failed %d times in a row; failing fast for %.1fs", self._failures, self.cooldown)
             self._opened_at = self._clock()
+            BREAKER_OPEN.set(1)
         self._probing = False
 
 
@@ -172,7 +175,20 @@ class LiveKit:
         await self._client.aclose()
         await self._session.close()
 
-    async def _call(self, call: Callable[[], Awaitable[T]], *, idempotent: bool = False) -> T:
+    async def _call(self, method: str, call: Callable[[], Awaitable[T]], *, idempotent: bool = False) -> T:
+        """`_bounded`, measured: gxrtc_livekit_calls_total and its latency, by LiveKit method and outcome."""
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await self._bounded(call, idempotent=idempotent)
+        except GxrtcError as error:
+            outcome = type(error).__name__
+            raise
+        finally:
+            LIVEKIT_CALLS.labels(method, outcome).inc()
+            LIVEKIT_DURATION.labels(method).observe(time.perf_counter() - started)
+
+    async def _bounded(self, call: Callable[[], Awaitable[T]], *, idempotent: bool = False) -> T:
         """One LiveKit call within the timeout; reads are retried on outages, with jittered backoff.
 
         The timeout bounds the whole call, retries included, so a caller never
@@ -209,38 +225,40 @@ class LiveKit:
 
     async def list_rooms(self, names: list[str] | None = None) -> list[models.Room]:
         request = room_proto.ListRoomsRequest(names=names or [])
-        response = await self._call(lambda: self._client.room.list_rooms(request), idempotent=True)
+        response = await self._call("list_rooms", lambda: self._client.room.list_rooms(request), idempotent=True)
         for room in response.rooms:
             redact(room)
         return list(response.rooms)
 
     async def create_room(self, request: room_proto.CreateRoomRequest) -> models.Room:
-        room = await self._call(lambda: self._client.room.create_room(request))
+        room = await self._call("create_room", lambda: self._client.room.create_room(request))
         redact(room)
         return room
 
     async def delete_room(self, name: str) -> None:
-        await self._call(lambda: self._client.room.delete_room(room_proto.DeleteRoomRequest(room=name)))
+        await self._call("delete_room", lambda: self._client.room.delete_room(room_proto.DeleteRoomRequest(room=name)))
 
     # Participants
 
     async def list_participants(self, room: str) -> list[models.ParticipantInfo]:
         request = room_proto.ListParticipantsRequest(room=room)
-        response = await self._call(lambda: self._client.room.list_participants(request), idempotent=True)
+        response = await self._call(
+            "list_participants", lambda: self._client.room.list_participants(request), idempotent=True
+        )
         return list(response.participants)
 
     async def get_participant(self, room: str, identity: str) -> models.ParticipantInfo:
         request = room_proto.RoomParticipantIdentity(room=room, identity=identity)
-        return await self._call(lambda: self._client.room.get_participant(request), idempotent=True)
+        return await self._call("get_participant", lambda: self._client.room.get_participant(request), idempotent=True)
 
     async def remove_participant(self, room: str, identity: str) -> None:
         request = room_proto.RoomParticipantIdentity(room=room, identity=identity)
-        await self._call(lambda: self._client.room.remove_participant(request))
+        await self._call("remove_participant", lambda: self._client.room.remove_participant(request))
 
     async def mute_track(self, room: str, identity: str, track_sid: str, muted: bool) -> models.TrackInfo:
         request = room_proto.MuteRoomTrackRequest(room=room, identity=identity, track_sid=track_sid, muted=muted)
-        response = await self._call(lambda: self._client.room.mute_published_track(request))
+        response = await self._call("mute_published_track", lambda: self._client.room.mute_published_track(request))
         return response.track
 
     async def update_participant(self, request: room_proto.UpdateParticipantRequest) -> models.ParticipantInfo:
-        return await self._call(lambda: self._client.room.update_participant(request))
+        return await self._call("update_participant", lambda: self._client.room.update_participant(request))

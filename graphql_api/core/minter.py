@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import orjson
 
+from .metrics import TOKENS_MINTED
+
 __all__ = ["JoinToken", "TokenMinter"]
 
 _HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
@@ -76,4 +78,5 @@ class TokenMinter:
         mac = self._mac.copy()
         mac.update(signing_input)
         token = (signing_input + b"." + _b64(mac.digest())).decode()
+        TOKENS_MINTED.inc()
         return JoinToken(token=token, identity=identity, room=room, expires_at=exp, url=self._client_url)

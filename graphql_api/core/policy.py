@@ -25,6 +25,7 @@ from .auth import Principal, Role
 __all__ = [
     "audit_rooms",
     "readable_rooms",
+    "require_metrics_reader",
     "require_moderator",
     "require_reader",
     "require_token_for",
@@ -57,6 +58,12 @@ def require_reader(principal: Principal, settings: Settings, room: str) -> None:
     if readable is None or room in readable:
         return
     raise Forbidden(f"you may not read room {room}")
+
+
+def require_metrics_reader(principal: Principal) -> None:
+    """The service's metrics (/metrics) are the operators': request rates and LiveKit's health, every room's."""
+    if not principal.is_admin:
+        raise Forbidden("only an admin may read the service's metrics")
 
 
 def token_ttl_ceiling(principal: Principal, settings: Settings) -> int:

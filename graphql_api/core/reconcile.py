@@ -23,6 +23,7 @@ from livekit.protocol import models
 
 from .changes import change_id
 from .events import EventKind, RoomEvent, Subscription
+from .metrics import RECONCILER_REPAIRS
 from .services import Core
 
 __all__ = ["Reconciler"]
@@ -86,6 +87,7 @@ class Reconciler:
             for event in self.diff(room, current):
                 sequenced = await self._core.broker.publish(event)
                 if sequenced is not None:
+                    RECONCILER_REPAIRS.labels(sequenced.kind).inc()
                     published.append(sequenced)
         return published
 

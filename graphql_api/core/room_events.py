@@ -15,6 +15,7 @@ from ..errors import Forbidden, Unauthenticated
 from . import policy
 from .auth import Principal
 from .events import EventKind, RoomEvent, Subscription
+from .metrics import SUBSCRIPTIONS_OPEN
 from .validation import check_name
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ async def room_events(core: Core, principal: Principal, room: str | None) -> Asy
         room = check_name(room, "room")
         policy.require_reader(principal, core.settings, room)
     subscription = core.broker.subscribe(room)
+    SUBSCRIPTIONS_OPEN.inc()
     try:
         if room is not None:
             yield await _snapshot(core, room)
@@ -92,6 +94,7 @@ async def room_events(core: Core, principal: Principal, room: str | None) -> Asy
             elif subscription.closed:
                 return
     finally:
+        SUBSCRIPTIONS_OPEN.dec()
         await subscription.aclose()
 
 

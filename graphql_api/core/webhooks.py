@@ -22,6 +22,7 @@ from livekit.protocol import webhook
 from ..errors import InvalidParameter, Unauthenticated
 from .changes import change_id
 from .events import EventKind, RoomEvent
+from .metrics import WEBHOOKS
 
 __all__ = ["WebhookIntake"]
 
@@ -44,24 +45,31 @@ class WebhookIntake:
     def receive(self, body: bytes, authorization: str | None) -> RoomEvent | None:
         """The room event a delivery carries; None for events rooms do not care about (egress, ingress)."""
         if not authorization:
+            WEBHOOKS.labels("unsigned").inc()
             raise Unauthenticated("a LiveKit webhook must carry its signed Authorization header")
         token = authorization.removeprefix("Bearer ").strip()
         try:
             claims = self._verifier.verify(token)
             signed_hash = base64.b64decode(claims.sha256 or "", validate=True)
         except Exception:  # PyJWT's errors or a malformed hash claim: not signed by our LiveKit
+            WEBHOOKS.labels("bad_signature").inc()
             raise Unauthenticated("the webhook signature is not valid") from None
         if not signed_hash or not hmac.compare_digest(hashlib.sha256(body).digest(), signed_hash):
+            WEBHOOKS.labels("body_mismatch").inc()
             raise Unauthenticated("the webhook body does not match its signature")
         try:
             event = json_format.Parse(body.decode(), webhook.WebhookEvent(), ignore_unknown_fields=True)
         except (UnicodeDecodeError, json_format.ParseError):
+            WEBHOOKS.labels("malformed").inc()
             raise InvalidParameter("body", "must be a LiveKit webhook event") from None
         if event.created_at and time.time() - event.created_at > self._max_age:
+            WEBHOOKS.labels("too_old").inc()
             raise Unauthenticated("the webhook event is too old")
         kind = _KINDS.get(event.event)
         if kind is None or not event.room.name:
+            WEBHOOKS.labels("ignored").inc()
             return None
+        WEBHOOKS.labels("accepted").inc()
         participant = event.participant if event.HasField("participant") else None
         track = event.track if event.HasField("track") else None
         # The change's own id, so our API's report of it and this one are delivered once (see changes).

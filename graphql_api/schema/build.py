@@ -27,11 +27,13 @@ from .._speedups.names import RememberingNameConverter
 from .._speedups.one_field import SingleFieldPlan, plan_operation
 from ..context import Context
 from ..i18n import Language
+from ..observe import note_operation
 from ..presentation import present, without_suggestions
 from ..settings import Settings
 from ..types import SCALARS
 from ..weighed_cache import WeighedCache
 from .mutations import Mutation
+from .operation_label import INVALID, operation_label
 from .queries import Query
 from .subscriptions import Subscription
 
@@ -162,6 +164,16 @@ class GxrtcSchema(strawberry.Schema):
             return None
         return GraphQLError("Must provide operation name if query contains multiple operations.")
 
+    def _label(self, query: str | None, operation_name: str | None) -> str:
+        """The operation's name for metrics (see operation_label), from the cached parse."""
+        if not query:
+            return INVALID
+        try:
+            document, errors = self._checks.prepare(self._schema, query)
+        except GraphQLError:
+            return INVALID
+        return operation_label(document, errors, operation_name)
+
     async def execute(
         self,
         query: str | None,
@@ -172,6 +184,8 @@ class GxrtcSchema(strawberry.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
+        if isinstance(context_value, Context) and context_value.request is not None:
+            note_operation(context_value.request.scope, self._label(query, operation_name))
         if not self._speedups:
             ambiguous = self._unnamed_among_several(query, operation_name)
             if ambiguous is not None:

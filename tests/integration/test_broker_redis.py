@@ -13,12 +13,14 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from livekit.protocol import models
+from prometheus_client import REGISTRY
 
 from graphql_api.core.events import BrokerUnavailable, LocalSubscription, RedisBroker, RoomEvent
 from tests.harness.redis_server import RedisServer
@@ -389,6 +391,47 @@ async def test_a_frozen_redis_never_hangs_anyone(own_redis: RedisServer, request
                 f"frozen for {resumed - frozen:.2f} s in all",
             ],
         )
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+# -- metrics ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def moved(name: str, **labels: str) -> Iterator[list[float]]:
+    """How far a series of this process moved while the block ran."""
+    before = REGISTRY.get_sample_value(name, labels) or 0.0
+    delta: list[float] = []
+    yield delta
+    delta.append((REGISTRY.get_sample_value(name, labels) or 0.0) - before)
+
+
+async def test_publishes_are_timed_and_events_counted(pair: tuple[RedisBroker, RedisBroker]) -> None:
+    a, b = pair
+    on_b = b.subscribe("metered")
+    with (
+        moved("gxrtc_redis_call_duration_seconds_count", operation="publish") as timed,
+        moved("gxrtc_events_published_total", source="api") as published,
+        moved("gxrtc_events_deduplicated_total") as deduplicated,
+        moved("gxrtc_events_delivered_total") as delivered,
+    ):
+        sent = await a.publish(event("metered", "once"))
+        assert await a.publish(event("metered", "once")) is None
+        assert await next_event(on_b) == sent
+    assert (timed, published, deduplicated, delivered) == ([2.0], [1.0], [1.0], [1.0])
+    await on_b.aclose()
+
+
+async def test_a_publish_redis_refuses_is_counted_as_an_error(own_redis: RedisServer) -> None:
+    a, b = open_pair(own_redis.url)
+    try:
+        await ready(a, b)
+        own_redis.kill()
+        with moved("gxrtc_redis_errors_total", operation="publish") as errors, pytest.raises(BrokerUnavailable):
+            await a.publish(event("metered", "refused"))
+        assert errors == [1.0]
     finally:
         await a.aclose()
         await b.aclose()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
+from ..metrics import EVENTS_DEDUPLICATED, EVENTS_PUBLISHED
 from .model import DEFAULT_DEDUPE_TTL, DEFAULT_QUEUE_SIZE, DEFAULT_SEQUENCE_TTL, BrokerUnavailable, RoomEvent
 from .subscription import LocalSubscription, Subscription, _FanOut
 
@@ -150,8 +151,10 @@ class InProcessBroker(_LocalSubscribers, Broker):
         if self._closed:
             raise BrokerUnavailable("the event broker is closed")
         if not self._seen.add(event.id):
+            EVENTS_DEDUPLICATED.inc()
             return None
         sequenced = replace(event, sequence=self._next_sequence(event.room))
+        EVENTS_PUBLISHED.labels(event.source).inc()
         self._fanout.deliver(sequenced)
         return sequenced
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import math
 import random
+import time
 from dataclasses import replace
 from typing import Final
 
@@ -17,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from ..metrics import EVENTS_DEDUPLICATED, EVENTS_PUBLISHED, REDIS_DURATION, REDIS_ERRORS
 from .memory import Broker, InProcessBroker, _LocalSubscribers
 from .model import (
     DEFAULT_BACKOFF_MAX,
@@ -126,6 +128,7 @@ class RedisBroker(_LocalSubscribers, Broker):
         head, tail = event._wire_parts()
         keys = [f"{self._prefix}:seen:{event.id}", f"{self._prefix}:seq:{event.room}"]
         args: list[str | int] = [self._dedupe_ms, self._sequence_s, self._channel, head, tail]
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout):
                 try:
@@ -135,12 +138,18 @@ class RedisBroker(_LocalSubscribers, Broker):
                     # script that did run the first time makes this one a duplicate.
                     result = await self._publish_script(keys=keys, args=args)
         except TimeoutError as exc:
+            REDIS_ERRORS.labels("publish").inc()
             raise BrokerUnavailable("the event broker did not answer in time") from exc
         except (RedisError, OSError) as exc:
+            REDIS_ERRORS.labels("publish").inc()
             raise BrokerUnavailable() from exc
+        finally:
+            REDIS_DURATION.labels("publish").observe(time.perf_counter() - started)
         sequence = int(result)
         if sequence == 0:
+            EVENTS_DEDUPLICATED.inc()
             return None
+        EVENTS_PUBLISHED.labels(event.source).inc()
         return replace(event, sequence=sequence)
 
     async def aclose(self) -> None:
@@ -195,6 +204,7 @@ class RedisBroker(_LocalSubscribers, Broker):
                     log.debug("room events: Redis still unreachable (%s: %s)", type(exc).__name__, exc)
                 self._healthy = False
                 failures += 1
+                REDIS_ERRORS.labels("subscribe").inc()
             finally:
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     async with asyncio.timeout(self._timeout):

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
+from ..metrics import EVENTS_DELIVERED, EVENTS_DROPPED
 from .model import RoomEvent
 
 
@@ -136,8 +137,10 @@ class LocalSubscription:
             return
         if len(self._queue) == self._queue.maxlen:
             self._dropped += 1  # the deque drops its oldest on append
+            EVENTS_DROPPED.inc()
             self._mark_lost()
         self._queue.append(event)
+        EVENTS_DELIVERED.inc()
         self._wake()
 
     def _mark_lost(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ...errors import GxrtcError, ServiceUnavailable
+from ..metrics import DATABASE_DURATION, DATABASE_ERRORS
 
 __all__ = ["Store"]
 
@@ -83,14 +85,18 @@ class Store:
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """One transaction, committed when the block ends without an exception, within the deadline."""
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout), self.engine.begin() as connection:
                 yield connection
         except GxrtcError:
             raise
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            DATABASE_ERRORS.inc()
             log.warning("database unavailable: %s", type(exc).__name__)
             raise ServiceUnavailable("the database is unavailable", reason="database unavailable") from None
+        finally:
+            DATABASE_DURATION.observe(time.perf_counter() - started)
 
     async def insert_committed(self, table: Table, row: dict[str, Any]) -> None:
         """Insert `row` and return once it is committed, in one transaction with the rows others asked for meanwhile.
