@@ -21,6 +21,7 @@ from tests.harness.livekit_server import LiveKitServer, LiveKitServerError
 
 from .client import BenchError, ServiceClient
 from .load import CREATE_TOKEN_MUTATION, WrkError, ensure_wrk
+from .moderation import audit_rows, audit_run
 from .participants import PoolProcess
 from .report import Row, machine, render_table, write_json
 from .run import (
@@ -156,6 +157,7 @@ async def _main_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
                     f"{m['sampled_peak_total_rss_mb']} MB",
                     flush=True,
                 )
+    out["audit"] = await audit_run(stack, config)
     return out
 
 
@@ -293,6 +295,8 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
                 f"{m['idle']['total_rss_mb']:.0f} / {m['sampled_peak_total_rss_mb']:.0f}",
             )
         )
+    if "audit" in results:
+        rows += audit_rows(results)
     # On a shared machine other people's work competes for the same cores: processes of this
     # machine that are not ours, and the time the hypervisor gave our CPUs to other machines.
     phases: list[tuple[str, dict[str, float]]] = [

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -120,6 +122,10 @@ async def delete_all_rooms(lkapi: api.LiveKitAPI) -> int:
 
 @contextlib.contextmanager
 def running_service(stack: Stack, workers: int, **settings: str) -> Iterator[Service]:
+    """The service, with a store of its own (a fresh SQLite file) unless `GXRTC_STATE_DIR` names one."""
+    own_state = None if "GXRTC_STATE_DIR" in settings else tempfile.mkdtemp(prefix="gxrtc-bench-state-")
+    if own_state is not None:
+        settings = {**settings, "GXRTC_STATE_DIR": own_state}
     service = Service({**service_settings(stack.livekit, stack.key), **settings}, workers=workers)
     extra = "".join(f", {name}={value}" for name, value in settings.items())
     print(f"  starting the service with {workers} worker(s){extra}", flush=True)
@@ -131,6 +137,8 @@ def running_service(stack: Stack, workers: int, **settings: str) -> Iterator[Ser
         raise
     finally:
         service.stop()
+        if own_state is not None:
+            shutil.rmtree(own_state, ignore_errors=True)
 
 
 async def check_tokens(client: ServiceClient) -> None:
