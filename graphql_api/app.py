@@ -35,6 +35,7 @@ from .console import default_console_dir
 from .console import routes as console_routes
 from .core.auth import Authenticator
 from .core.cache import FlightCache
+from .core.enforcement import follow_rules, receive_webhook
 from .core.events import open_broker
 from .core.livekit import LiveKit
 from .core.minter import TokenMinter
@@ -190,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age_seconds=settings.webhook_max_age_seconds,
         )
         reconciler = asyncio.create_task(Reconciler(core).run(settings.reconcile_interval_seconds))
+        rules_follower = asyncio.create_task(follow_rules(core))
         # What start-up made (modules, the schema, settings) lives as long as the process. Frozen,
         # it is out of the collector's way: a full collection walked all of it now and then under
         # GraphQL load, which was most of GraphQL's p99 (docs/performance.md).
@@ -200,8 +202,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             stop_listening()
             reconciler.cancel()
+            rules_follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reconciler
+            with contextlib.suppress(asyncio.CancelledError):
+                await rules_follower
             await broker.aclose()
             await store.aclose()
             await livekit.aclose()
@@ -256,8 +261,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         intake: WebhookIntake = request.app.state.webhooks
         event = intake.receive(await request.body(), request.headers.get("authorization"))
         if event is not None:
-            core: Core = request.app.state.core
-            await core.broker.publish(event)
+            await receive_webhook(request.app.state.core, event)
         return ok()
 
     @app.get("/healthz", include_in_schema=False)

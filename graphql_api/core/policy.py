@@ -4,7 +4,10 @@
   where `users_can_read` opens that to users.
 - moderator: a user, plus creating, reading and deleting the rooms in its
   `rooms` claim and moderating their participants.
-- admin: everything, tokens for any uid included.
+- admin: everything, tokens for any uid included, and bans on every room.
+
+Bans and locks are moderation (`require_moderator`); whether someone may be
+in a room given them is `admission.refusal`'s one decision.
 
 Each decision has one function here, and every path to it asks that function:
 a room listing, a nested `Room.participants`, a single read and a subscription
@@ -19,7 +22,14 @@ from ..errors import Forbidden
 from ..settings import Settings
 from .auth import Principal, Role
 
-__all__ = ["readable_rooms", "require_moderator", "require_reader", "require_token_for", "token_ttl_ceiling"]
+__all__ = [
+    "readable_rooms",
+    "require_admin",
+    "require_moderator",
+    "require_reader",
+    "require_token_for",
+    "token_ttl_ceiling",
+]
 
 
 def require_token_for(principal: Principal, identity: str) -> None:
@@ -31,6 +41,11 @@ def require_token_for(principal: Principal, identity: str) -> None:
 def require_moderator(principal: Principal, room: str) -> None:
     if not principal.moderates(room):
         raise Forbidden(f"you do not moderate room {room}")
+
+
+def require_admin(principal: Principal, what: str) -> None:
+    if not principal.is_admin:
+        raise Forbidden(f"only an admin may {what}")
 
 
 def readable_rooms(principal: Principal, settings: Settings) -> frozenset[str] | None:

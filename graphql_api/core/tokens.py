@@ -1,6 +1,8 @@
 """Join tokens: who may mint one for whom, for how long, publishing what.
 
-The signing itself is `minter`'s; what a token may grant is `grants`' and `policy`'s.
+The signing itself is `minter`'s; what a token may grant is `grants`' and `policy`'s;
+whether the identity may enter the room at all (bans, a lock) is `admission`'s,
+and the token says which role let it in (`admission.ADMITTED_AS`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import grants, policy
+from .admission import ADMITTED_AS, require_admitted
 from .auth import Principal
 from .minter import JoinToken
 from .validation import check_count, check_name
@@ -38,6 +41,7 @@ async def create_token(
     sources = grants.token_sources(principal, core.settings, hidden=hidden, asked=can_publish_sources)
     ceiling = policy.token_ttl_ceiling(principal, core.settings)
     ttl = check_count(ttl_seconds, "ttl_seconds", minimum=1, maximum=ceiling)
+    mark = await require_admitted(core, principal, room, identity)
     return core.minter.mint(
         identity=identity,
         room=room,
@@ -45,4 +49,5 @@ async def create_token(
         name=name,
         can_publish_sources=sources,
         hidden=hidden,
+        attributes={ADMITTED_AS: mark} if mark is not None else None,
     )
