@@ -18,7 +18,7 @@ from graphql_api.i18n import Language, localize
 __all__ = ["PARAM_ALIASES", "EnvelopeResponse", "error", "from_error", "ok"]
 
 # The core names parameters as GraphQL does; the document names two of them otherwise.
-PARAM_ALIASES = {"identity": "uid", "attributes": "attrs"}
+PARAM_ALIASES = {"identity": "uid", "attributes": "attrs", "duration_seconds": "duration"}
 
 
 class EnvelopeResponse(Response):

@@ -1,6 +1,6 @@
 """REST compat: the paths, parameters and envelope of the GXRTC API document, one module per noun.
 
-Importing `tokens`, `rooms` and `participants` fills the one route table
+Importing `tokens`, `rooms`, `participants`, `bans` and `locks` fills the one route table
 (`table.router`), in this order, which is the order Starlette tries them in.
 """
 
@@ -10,8 +10,10 @@ from __future__ import annotations
 from . import tokens
 from . import rooms
 from . import participants
+from . import bans
+from . import locks
 
 # isort: on
 from .table import router
 
-__all__ = ["participants", "rooms", "router", "tokens"]
+__all__ = ["bans", "locks", "participants", "rooms", "router", "tokens"]

@@ -1,4 +1,4 @@
-"""The GraphQL queries: rooms and participants, read through `graphql_api.core`."""
+"""The GraphQL queries: rooms and participants, read through `graphql_api.core`; bans and locks (`moderation`)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from ..context import Info
 from ..core import participants as participant_ops
 from ..core import rooms as room_ops
 from ..types import Participant, Room
+from .moderation import ModerationQuery
 from .viewer import ViewerQuery
 
 __all__ = ["Query"]
 
 
 @strawberry.type
-class Query(ViewerQuery):
+class Query(ViewerQuery, ModerationQuery):
     @strawberry.field(description="Rooms on the LiveKit server; with `names`, only those rooms.")
     async def rooms(self, info: Info, names: list[str] | None = None) -> list[Room]:
         core, principal = await info.context.caller()
