@@ -87,6 +87,7 @@ async def test_a_late_joiner_with_a_users_token_is_removed(core: Core, service: 
 async def test_the_reconciler_removes_late_joiners_only_where_the_lock_says_so(
     core: Core, service: FakeRoomService
 ) -> None:
+    joiner(service, "ours", "early", mark=None, joined_at=time.time() - 10)  # in before the lock: stays
     await locks.lock_room(core, ADMIN, "ours")
     await locks.lock_room(core, ADMIN, "kept", remove_late_joiners=False)
     joiner(service, "ours", "late", mark=None, joined_at=time.time() + 1)
