@@ -18,7 +18,7 @@ from graphql_api.core.store import EVERY_ROOM
 
 from .envelope import EnvelopeResponse, ok
 from .forms import int_param, read_params
-from .openapi import NAME, body, responses
+from .openapi import body, responses
 from .table import caller, router
 
 __all__ = ["ban_from_every_room", "ban_participant", "list_bans", "list_every_room_bans", "unban_participant"]
@@ -27,7 +27,7 @@ _BAN = {
     "type": "object",
     "properties": {
         "room": {"type": ["string", "null"], "description": "null: every room"},
-        "uid": NAME,
+        "uid": {"type": "string"},
         "reason": {"type": "string"},
         "banned_by": {"type": "string"},
         "banned_at": {"type": "number", "description": "Unix seconds"},

@@ -11,10 +11,11 @@ next read is tried after the same TTL, so minting keeps working and stays as
 stale as the outage is long.
 
 Who let a participant in is written into its token by us: the attribute
-`ADMITTED_AS` ("admin" or "moderator" when the minter may enter a locked room;
-absent for a plain user). Participants cannot change their own attributes
-(`canUpdateOwnMetadata` is granted only by admins, see `grants`) and the
-attribute cannot be set through our API (`participants` refuses the prefix).
+`ADMITTED_AS` ("moderator" in every token a moderator of the room mints;
+"admin" in an admin's token minted while the room is locked; absent otherwise).
+Participants cannot change their own attributes (`canUpdateOwnMetadata` is
+granted only by admins, see `grants`) and the attribute cannot be set through
+our API (`participants` refuses the prefix).
 """
 
 from __future__ import annotations
@@ -147,13 +148,16 @@ async def require_admitted(core: Core, principal: Principal, room: str, identity
     """Refuse a token for `identity` in `room` (Banned, RoomLocked); else the mark the token carries."""
     mark = admitted_as(principal, room)
     rules = await room_rules(core, room)
-    if rules is NO_RULES:  # the common case: nothing to decide
-        return mark
-    why = refusal(rules, identity, mark, joined_at=None, now=time.time())
-    if why == "banned":
-        raise Banned(room, identity)
-    if why == "room locked":
-        raise RoomLocked(room)
+    if rules is not NO_RULES:
+        why = refusal(rules, identity, mark, joined_at=None, now=time.time())
+        if why == "banned":
+            raise Banned(room, identity)
+        if why == "room locked":
+            raise RoomLocked(room)
+    # An admin (a backend's key, often) mints most users' tokens: marked only while the room is locked, so
+    # that a lock admits what an admin minted during it and removes late joiners with what it minted before.
+    if mark == "admin" and rules.lock is None:
+        return None
     return mark
 
 

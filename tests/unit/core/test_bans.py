@@ -271,12 +271,15 @@ async def test_a_moderators_token_carries_its_mark_and_a_users_none(core: Core) 
     assert claims((await tokens.create_token(core, MODERATOR, room="ours", identity="mod")).token)["attributes"] == {
         ADMITTED_AS: "moderator"
     }
-    assert claims((await tokens.create_token(core, ADMIN, room="ours", identity="x")).token)["attributes"] == {
-        ADMITTED_AS: "admin"
-    }
+    # An admin's only while the room is locked.
+    assert "attributes" not in claims((await tokens.create_token(core, ADMIN, room="ours", identity="x")).token)
     assert "attributes" not in claims((await tokens.create_token(core, USER, room="ours", identity="alice")).token)
     # A moderator of another room mints as a user there.
     assert "attributes" not in claims((await tokens.create_token(core, MODERATOR, room="theirs", identity="mod")).token)
+    await locks.lock_room(core, ADMIN, "ours")
+    assert claims((await tokens.create_token(core, ADMIN, room="ours", identity="x")).token)["attributes"] == {
+        ADMITTED_AS: "admin"
+    }
 
 
 async def test_the_mark_cannot_be_set_through_the_api(core: Core, service: FakeRoomService) -> None:
