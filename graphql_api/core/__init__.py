@@ -8,8 +8,10 @@ Each operation takes the `Core` (`services`) and the calling `Principal`
 explicitly, checks input, then asks `policy` before it touches LiveKit; every
 change is written to the audit log.
 
-One module per noun: `tokens`, `rooms`, `participants`, `room_events`; beside
-them `policy` and `grants` (who may do what), `validation`, `audit`, `cache`
-(the overview caches), `changes`/`reconcile`/`webhooks` (events LiveKit
-reports), `livekit` (the client), `auth`, `events` (the brokers).
+One module per noun: `tokens`, `rooms`, `participants`, `room_events`, `bans`,
+`locks`; beside them `policy` and `grants` (who may do what), `admission` (who
+may be in a room, given its bans and lock), `enforcement` (removing who may
+not), `validation`, `audit`, `cache` (the overview caches),
+`changes`/`reconcile`/`webhooks` (events LiveKit reports), `livekit` (the
+client), `store` (bans, locks, the audit trail), `auth`, `events` (the brokers).
 """
