@@ -36,6 +36,7 @@ from .console import routes as console_routes
 from .core.audit_retention import keep_audit_trail_within
 from .core.auth import Authenticator
 from .core.cache import FlightCache
+from .core.enforcement import follow_rules, receive_webhook
 from .core.events import open_broker
 from .core.livekit import LiveKit
 from .core.minter import TokenMinter
@@ -204,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         reconciler = asyncio.create_task(Reconciler(core).run(settings.reconcile_interval_seconds))
         retention = asyncio.create_task(keep_audit_trail_within(store, settings.audit_retention_days))
+        rules_follower = asyncio.create_task(follow_rules(core))
         # What start-up made (modules, the schema, settings) lives as long as the process. Frozen,
         # it is out of the collector's way: a full collection walked all of it now and then under
         # GraphQL load, which was most of GraphQL's p99 (docs/performance.md).
@@ -213,7 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             stop_listening()
-            for task in (reconciler, retention):
+            for task in (reconciler, retention, rules_follower):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -271,8 +273,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         intake: WebhookIntake = request.app.state.webhooks
         event = intake.receive(await request.body(), request.headers.get("authorization"))
         if event is not None:
-            core: Core = request.app.state.core
-            await core.broker.publish(event)
+            await receive_webhook(request.app.state.core, event)
         return ok()
 
     if settings.metrics:

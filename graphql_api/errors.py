@@ -12,6 +12,8 @@ internal error.
     │   └── MissingParameter        400 BAD_USER_INPUT
     ├── Unauthenticated             401 UNAUTHENTICATED        no credential, or one we cannot trust
     ├── Forbidden                   403 FORBIDDEN              a known caller without the right
+    │   ├── Banned                  403 BANNED                 a token for an identity banned from the room
+    │   └── RoomLocked              403 ROOM_LOCKED            a token for a user while the room is locked
     ├── NotFound                    404 NOT_FOUND
     │   ├── RoomNotFound
     │   ├── ParticipantNotFound
@@ -34,6 +36,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 __all__ = [
+    "Banned",
     "Conflict",
     "Forbidden",
     "GxrtcError",
@@ -43,6 +46,7 @@ __all__ = [
     "ParticipantNotFound",
     "PayloadTooLarge",
     "RequestTimeout",
+    "RoomLocked",
     "RoomNotFound",
     "ServiceUnavailable",
     "TooManyRequests",
@@ -120,6 +124,25 @@ class Forbidden(GxrtcError):
 
     def __init__(self, message: str = "you may not do this") -> None:
         super().__init__(message)
+
+
+class Banned(Forbidden):
+    code = "BANNED"
+    error = "banned"
+
+    def __init__(self, room: str, identity: str) -> None:
+        self.room = room
+        self.identity = identity
+        super().__init__(f"{identity} is banned from room {room}")
+
+
+class RoomLocked(Forbidden):
+    code = "ROOM_LOCKED"
+    error = "room locked"
+
+    def __init__(self, room: str) -> None:
+        self.room = room
+        super().__init__(f"room {room} is locked: only its moderators may join")
 
 
 class NotFound(GxrtcError):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Literal
 
 from .errors import (
+    Banned,
     Conflict,
     Forbidden,
     GxrtcError,
@@ -22,6 +23,7 @@ from .errors import (
     ParticipantNotFound,
     PayloadTooLarge,
     RequestTimeout,
+    RoomLocked,
     RoomNotFound,
     ServiceUnavailable,
     TooManyRequests,
@@ -57,9 +59,19 @@ def negotiate(accept_language: str | None, default: Language) -> Language:
     return min(ranked)[2] if ranked else default
 
 
+def _zh_unavailable(error: GxrtcError) -> str:
+    if error.error == "shutting down":
+        return "服务正在重启,请稍后重试"
+    if error.error == "database unavailable":
+        return "数据库暂时无法连接,请稍后重试"
+    return "服务繁忙,请稍后重试"
+
+
 # Most specific class first: the first match wins.
 _ZH: list[tuple[type[GxrtcError], Callable[[GxrtcError], str]]] = [
     (Unauthenticated, lambda e: "用户没有登录,不能使用"),
+    (Banned, lambda e: f"用户 {e.identity} 已被禁止进入房间 {e.room}"),  # type: ignore[attr-defined]
+    (RoomLocked, lambda e: f"房间 {e.room} 已锁定,只有主持人可以加入"),  # type: ignore[attr-defined]
     (Forbidden, lambda e: "用户没有权限进行此操作"),
     (RoomNotFound, lambda e: f"房间 {e.room} 不存在"),  # type: ignore[attr-defined]
     (ParticipantNotFound, lambda e: f"用户 {e.identity} 不在房间 {e.room} 中"),  # type: ignore[attr-defined]
@@ -69,7 +81,7 @@ _ZH: list[tuple[type[GxrtcError], Callable[[GxrtcError], str]]] = [
     (PayloadTooLarge, lambda e: f"请求体过大,不能超过 {e.limit} 字节"),  # type: ignore[attr-defined]
     (RequestTimeout, lambda e: f"请求体未能在 {e.seconds:g} 秒内送达"),  # type: ignore[attr-defined]
     (TooManyRequests, lambda e: f"请求过于频繁,请 {e.retry_after} 秒后重试"),  # type: ignore[attr-defined]
-    (ServiceUnavailable, lambda e: "服务正在重启,请稍后重试" if e.error == "shutting down" else "服务繁忙,请稍后重试"),
+    (ServiceUnavailable, _zh_unavailable),
     (UnsupportedMediaType, lambda e: "不支持的请求格式,请使用表单或 JSON"),
     (UpstreamUnavailable, lambda e: "媒体服务器暂时无法连接,请稍后重试"),
     (UpstreamTimeout, lambda e: "媒体服务器响应超时,请稍后重试"),

@@ -348,6 +348,13 @@ class RoomEvent:
     participant: Participant | None
     track: Track | None
     participants: list[Participant] = strawberry.field(description="Everyone in the room, for SNAPSHOT.")
+    reason: str | None = strawberry.field(
+        default=None,
+        description="PARTICIPANT_BANNED: the ban's reason; PARTICIPANT_REFUSED: why (banned, room locked).",
+    )
+    until: datetime.datetime | None = strawberry.field(
+        default=None, description="PARTICIPANT_BANNED: when the ban ends; null: until unbanned."
+    )
 
     @classmethod
     def from_event(cls, event: RoomEventData) -> RoomEvent:
@@ -361,6 +368,8 @@ class RoomEvent:
             participant=Participant.from_proto(event.participant) if event.participant is not None else None,
             track=Track.from_proto(event.track) if event.track is not None else None,
             participants=[Participant.from_proto(participant) for participant in event.participants],
+            reason=event.reason,
+            until=datetime.datetime.fromtimestamp(event.until, tz=datetime.UTC) if event.until is not None else None,
         )
 
 

@@ -18,7 +18,13 @@ from graphql_api.i18n import Language, localize
 __all__ = ["PARAM_ALIASES", "EnvelopeResponse", "error", "from_error", "ok"]
 
 # The core names parameters as GraphQL does; the document names some of them otherwise.
-PARAM_ALIASES = {"identity": "uid", "attributes": "attrs", "after": "cursor", "first": "limit"}
+PARAM_ALIASES = {
+    "identity": "uid",
+    "attributes": "attrs",
+    "duration_seconds": "duration",
+    "after": "cursor",
+    "first": "limit",
+}
 
 
 class EnvelopeResponse(Response):

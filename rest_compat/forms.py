@@ -10,7 +10,7 @@ such as "\ud800", invalid UTF-8) and nesting over 1,024 deep, as malformed.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qsl
 
 import orjson
@@ -19,16 +19,21 @@ from starlette.requests import Request
 
 from graphql_api.errors import InvalidParameter, UnsupportedMediaType
 
-__all__ = ["MAX_FIELDS", "int_param", "json_param", "read_params"]
+__all__ = ["MAX_FIELDS", "bool_param", "int_param", "json_param", "read_params"]
 
 MAX_FIELDS = 100
 
 
 # A JSON client may send numbers as numbers, and `attrs` or `permission` as an
 # object rather than as a string holding one; both mean the same as the form.
-_NUMBER_KEYS = frozenset({"empty_timeout", "departure_timeout", "max_participants"})
+_NUMBER_KEYS = frozenset({"empty_timeout", "departure_timeout", "max_participants", "duration"})
 _OBJECT_KEYS = frozenset({"attrs", "permission"})
-_KNOWN_KEYS = _NUMBER_KEYS | _OBJECT_KEYS | {"uid", "room", "metadata", "name", "track_sid", "source"}
+_BOOLEAN_KEYS = frozenset({"remove_late_joiners"})
+_KNOWN_KEYS = (
+    _NUMBER_KEYS | _OBJECT_KEYS | _BOOLEAN_KEYS | {"uid", "room", "metadata", "name", "track_sid", "source", "reason"}
+)
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
 
 
 def _scalar(key: str, value: Any) -> str:
@@ -40,6 +45,8 @@ def _scalar(key: str, value: Any) -> str:
             return str(value)
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
+    if key in _BOOLEAN_KEYS and isinstance(value, bool):
+        return "true" if value else "false"
     if key in _OBJECT_KEYS and isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     raise InvalidParameter(key, "must be a string" if key not in _NUMBER_KEYS else "must be a non-negative integer")
@@ -109,17 +116,25 @@ def int_param(params: dict[str, str], key: str) -> int | None:
     return int(raw)
 
 
-def bool_param(params: dict[str, str], key: str) -> bool | None:
+@overload
+def bool_param(params: dict[str, str], key: str, *, default: bool) -> bool: ...
+
+
+@overload
+def bool_param(params: dict[str, str], key: str, *, default: None = None) -> bool | None: ...
+
+
+def bool_param(params: dict[str, str], key: str, *, default: bool | None = None) -> bool | None:
+    """true/false (1/0, yes/no, on/off, in any case); `default` when absent or blank."""
     raw = params.get(key)
     if raw is None or raw.strip() == "":
-        return None
-    value = _BOOLEANS.get(raw.strip().lower())
-    if value is None:
-        raise InvalidParameter(key, "must be true or false")
-    return value
-
-
-_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        return default
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise InvalidParameter(key, "must be true or false")
 
 
 def json_param(params: dict[str, str], key: str, core_name: str) -> Any:

@@ -1,6 +1,6 @@
 """REST compat: the paths, parameters and envelope of the GXRTC API document, one module per noun.
 
-Importing `tokens`, `rooms`, `participants` and `audit` fills the one route table
+Importing `tokens`, `rooms`, `participants`, `bans`, `locks` and `audit` fills the one route table
 (`table.router`), in this order, which is the order Starlette tries them in.
 """
 
@@ -10,9 +10,11 @@ from __future__ import annotations
 from . import tokens
 from . import rooms
 from . import participants
+from . import bans
+from . import locks
 from . import audit
 
 # isort: on
 from .table import router
 
-__all__ = ["audit", "participants", "rooms", "router", "tokens"]
+__all__ = ["audit", "bans", "locks", "participants", "rooms", "router", "tokens"]

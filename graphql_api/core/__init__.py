@@ -8,9 +8,11 @@ Each operation takes the `Core` (`services`) and the calling `Principal`
 explicitly, checks input, then asks `policy` before it touches LiveKit; every
 change is a row of the audit trail (`audit`) before it is answered.
 
-One module per noun: `tokens`, `rooms`, `participants`, `room_events`,
-`audit_log`; beside them `policy` and `grants` (who may do what), `validation`,
-`audit` and `audit_retention`, `store` (the database), `cache`
-(the overview caches), `changes`/`reconcile`/`webhooks` (events LiveKit
-reports), `livekit` (the client), `auth`, `events` (the brokers).
+One module per noun: `tokens`, `rooms`, `participants`, `room_events`, `bans`,
+`locks`, `audit_log`; beside them `policy` and `grants` (who may do what),
+`admission` (who may be in a room, given its bans and lock), `enforcement`
+(removing who may not), `validation`, `audit` and `audit_retention`, `paging`,
+`cache` (the overview caches), `changes`/`reconcile`/`webhooks` (events LiveKit
+reports), `livekit` (the client), `store` (bans, locks, the audit trail),
+`auth`, `events` (the brokers).
 """

@@ -17,6 +17,7 @@ from livekit.protocol import room as room_proto
 from ..errors import Conflict, InvalidParameter, NotFound, ParticipantNotFound, RoomNotFound, TrackNotFound
 from ..settings import Settings
 from . import grants, policy
+from .admission import RESERVED_ATTRIBUTE_PREFIX
 from .audit import audited
 from .auth import Principal
 from .changes import change_id
@@ -239,6 +240,9 @@ def _check_attributes(attributes: Any, settings: Settings) -> dict[str, str]:
         raise InvalidParameter("attributes", 'must be a JSON object of strings, like {"nickname":"rick"}')
     if any(key == "" for key in attributes):
         raise InvalidParameter("attributes", "must not have an empty key")
+    if any(key.startswith(RESERVED_ATTRIBUTE_PREFIX) for key in attributes):
+        # Admission trusts these as written by us into the token (who let the participant in).
+        raise InvalidParameter("attributes", f"must not set keys starting with {RESERVED_ATTRIBUTE_PREFIX}")
     for key, value in attributes.items():
         check_unicode(key, "attributes")
         check_unicode(value, "attributes")

@@ -4,7 +4,10 @@
   where `users_can_read` opens that to users.
 - moderator: a user, plus creating, reading and deleting the rooms in its
   `rooms` claim and moderating their participants.
-- admin: everything, tokens for any uid included.
+- admin: everything, tokens for any uid included, and bans on every room.
+
+Bans and locks are moderation (`require_moderator`); whether someone may be
+in a room given them is `admission.refusal`'s one decision.
 
 The audit trail (`audit_rooms`): an admin reads every row, a moderator the rows
 of the rooms it runs, a user none.
@@ -25,6 +28,7 @@ from .auth import Principal, Role
 __all__ = [
     "audit_rooms",
     "readable_rooms",
+    "require_admin",
     "require_metrics_reader",
     "require_moderator",
     "require_reader",
@@ -42,6 +46,11 @@ def require_token_for(principal: Principal, identity: str) -> None:
 def require_moderator(principal: Principal, room: str) -> None:
     if not principal.moderates(room):
         raise Forbidden(f"you do not moderate room {room}")
+
+
+def require_admin(principal: Principal, what: str) -> None:
+    if not principal.is_admin:
+        raise Forbidden(f"only an admin may {what}")
 
 
 def readable_rooms(principal: Principal, settings: Settings) -> frozenset[str] | None:

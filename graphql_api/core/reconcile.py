@@ -8,7 +8,8 @@ published as events of source "reconcile". A room's baseline is the snapshot
 its first subscriber here was given, so what changed between that snapshot and
 the first comparison is announced too; a room whose snapshot this reconciler
 did not see (it started after the subscription) is only recorded at its first
-look, never announced.
+look, never announced. Each pass also checks the rooms with bans or a lock for
+who may not be in them (`enforcement.enforce_once`), for joins whose webhook was lost.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from livekit.protocol import models
 
 from .changes import change_id
+from .enforcement import enforce_once
 from .events import EventKind, RoomEvent, Subscription
 from .metrics import RECONCILER_REPAIRS
 from .services import Core
@@ -66,6 +68,10 @@ class Reconciler:
                     await self.reconcile_once()
                 except Exception:
                     log.warning("reconciliation failed; trying again in %ss", interval, exc_info=True)
+                try:
+                    await enforce_once(self._core)
+                except Exception:
+                    log.warning("enforcing bans and locks failed; trying again in %ss", interval, exc_info=True)
         finally:
             listener.cancel()
             await subscription.aclose()

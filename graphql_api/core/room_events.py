@@ -35,6 +35,8 @@ async def emit(
     participant: models.ParticipantInfo | None = None,
     track: models.TrackInfo | None = None,
     event_id: str | None = None,
+    reason: str | None = None,
+    until: float | None = None,
 ) -> None:
     """Tell subscribers what was done through this API: LiveKit sends no webhook for most of it.
 
@@ -55,6 +57,8 @@ async def emit(
         actor=principal.uid,
         participant=participant,
         track=track,
+        reason=reason,
+        until=until,
     )
     try:
         await core.broker.publish(event)

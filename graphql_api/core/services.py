@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from livekit.protocol import models
 
 from ..settings import Settings
+from .admission import RulesCache
 from .auth import Authenticator
 from .cache import FlightCache
 from .events import Broker
@@ -33,6 +34,8 @@ class Core:
     """Participants by room, for overviews (rooms with their participants): bounded, single-flight, short-lived."""
     room_lists: FlightCache[tuple[str, ...] | None, list[models.Room]]
     """ListRooms answers by the names asked for (None: all), for the same overviews."""
+    rules: RulesCache = field(default_factory=RulesCache)
+    """Rooms' bans and locks, for admission: short-lived, dropped by the moderation events."""
     snapshot_listeners: list[Callable[[str, Sequence[models.ParticipantInfo]], None]] = field(default_factory=list)
     """Told of every snapshot a subscriber is given (the reconciler takes its baseline from it)."""
 

@@ -1,6 +1,8 @@
 """Join tokens: who may mint one for whom, for how long, publishing what.
 
-The signing itself is `minter`'s; what a token may grant is `grants`' and `policy`'s.
+The signing itself is `minter`'s; what a token may grant is `grants`' and `policy`'s;
+whether the identity may enter the room at all (bans, a lock) is `admission`'s,
+and the token says which role let it in (`admission.ADMITTED_AS`).
 A token minted for someone else is an audited act; one's own (the hot path) is not.
 """
 
@@ -10,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import grants, policy
+from .admission import ADMITTED_AS, require_admitted
 from .audit import audited
 from .auth import Principal
 from .minter import JoinToken
@@ -38,14 +41,14 @@ async def create_token(
         name = check_name(name, "name")
     if identity == principal.uid:
         # One's own token, the hot path: not an act on anyone else, so not audited.
-        return _mint(core, principal, room, identity, name, ttl_seconds, can_publish_sources, hidden)
+        return await _mint(core, principal, room, identity, name, ttl_seconds, can_publish_sources, hidden)
     asked = {"name": name, "ttl_seconds": ttl_seconds, "can_publish_sources": can_publish_sources, "hidden": hidden}
     async with audited(core, principal, "create_token", room, identity, **asked):
         policy.require_token_for(principal, identity)
-        return _mint(core, principal, room, identity, name, ttl_seconds, can_publish_sources, hidden)
+        return await _mint(core, principal, room, identity, name, ttl_seconds, can_publish_sources, hidden)
 
 
-def _mint(
+async def _mint(
     core: Core,
     principal: Principal,
     room: str,
@@ -58,6 +61,7 @@ def _mint(
     sources = grants.token_sources(principal, core.settings, hidden=hidden, asked=can_publish_sources)
     ceiling = policy.token_ttl_ceiling(principal, core.settings)
     ttl = check_count(ttl_seconds, "ttl_seconds", minimum=1, maximum=ceiling)
+    mark = await require_admitted(core, principal, room, identity)
     return core.minter.mint(
         identity=identity,
         room=room,
@@ -65,4 +69,5 @@ def _mint(
         name=name,
         can_publish_sources=sources,
         hidden=hidden,
+        attributes={ADMITTED_AS: mark} if mark is not None else None,
     )

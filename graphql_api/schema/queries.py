@@ -1,4 +1,4 @@
-"""The GraphQL queries: rooms and participants, read through `graphql_api.core`."""
+"""The GraphQL queries: rooms and participants, read through `graphql_api.core`; bans and locks (`moderation`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from ..core import participants as participant_ops
 from ..core import rooms as room_ops
 from ..types import Participant, Room
 from .audit import AuditQuery
+from .moderation import ModerationQuery
 from .paging import Connection, ParticipantFilter, RoomFilter
 from .viewer import ViewerQuery
 
@@ -17,7 +18,7 @@ __all__ = ["Query"]
 
 
 @strawberry.type
-class Query(ViewerQuery, AuditQuery):
+class Query(ViewerQuery, AuditQuery, ModerationQuery):
     @strawberry.field(description="Rooms on the LiveKit server; with `names`, only those rooms.")
     async def rooms(self, info: Info, names: list[str] | None = None) -> list[Room]:
         core, principal = await info.context.caller()

@@ -106,6 +106,9 @@ def run_service(
     if speedups is not None:
         env["GXRTC_SPEEDUPS"] = speedups
     env.update(settings)
+    if "GXRTC_STATE_DIR" not in env and "GXRTC_DATABASE_URL" not in env:
+        # Each service its own moderation store (bans, locks), unless a test shares one on purpose.
+        env["GXRTC_STATE_DIR"] = tempfile.mkdtemp(prefix="gxrtc-state-")
     env.pop("PORT", None)
     log = tempfile.NamedTemporaryFile(prefix="gxrtc-service-", suffix=".log", delete=False)  # noqa: SIM115
     env.update({"GXRTC_HOST": "127.0.0.1", "GXRTC_PORT": str(port)})

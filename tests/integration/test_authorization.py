@@ -32,6 +32,8 @@ ADMIN_KEY = "admin-key-for-the-checks-0123456789abcdef"
 BACKEND_KEY = "backend-key-0123456789abcdef0123456789"
 ROOM_X = "authz-room-x"
 ROOM_Y = "authz-room-y"
+ROOM_L = "authz-room-locked"
+"""Moderated by the moderator of X too, and the only room the matrix locks (a lock on X would refuse users' tokens)."""
 
 _PRIVATE = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PUBLIC_PEM = (
@@ -79,7 +81,7 @@ def callers() -> list[Caller]:
         Caller("user B", f"Bearer {idp_token('bob', [])}", "bob", "user"),
         # A rooms claim means something to moderators only.
         Caller("user with a rooms claim", f"Bearer {idp_token('carol', ['user'], [ROOM_X, ROOM_Y])}", "carol", "user"),
-        Caller("moderator of X", f"Bearer {idp_token('mx', ['moderator'], [ROOM_X])}", "mx", "moderator-x"),
+        Caller("moderator of X", f"Bearer {idp_token('mx', ['moderator'], [ROOM_X, ROOM_L])}", "mx", "moderator-x"),
         Caller("moderator of Y", f"Bearer {idp_token('my', ['moderator'], [ROOM_Y])}", "my", "moderator-y"),
         Caller("admin JWT", f"Bearer {idp_token('root', ['admin'])}", "root", "admin"),
         Caller("admin key", f"Bearer {ADMIN_KEY}", "key:admin", "admin"),
@@ -219,6 +221,58 @@ OPERATIONS = [
         "room's audit trail",
         ("GET", f"/api/v1/room/{ROOM_X}/audit", {}),
         '{ auditLog(room: "@X") { edges { cursor } } }',
+        X_MODERATORS,
+    ),
+    # Bans: the matrix bans identities no other operation uses; every-room bans are for admins only.
+    Operation(
+        "ban",
+        ("POST", f"/api/v1/room/{ROOM_X}/participant/ghost-banned/ban", {"reason": "r"}),
+        'mutation { banParticipant(room: "@X", identity: "ghost-banned", reason: "r") { identity } }',
+        X_MODERATORS,
+    ),
+    Operation(
+        "unban",
+        ("DELETE", f"/api/v1/room/{ROOM_X}/participant/ghost-banned/ban", {}),
+        'mutation { unbanParticipant(room: "@X", identity: "ghost-banned") }',
+        X_MODERATORS,
+    ),
+    Operation(
+        "list bans",
+        ("GET", f"/api/v1/room/{ROOM_X}/bans", {}),
+        '{ bans(room: "@X") { identity } }',
+        X_MODERATORS,
+    ),
+    Operation(
+        "ban from every room",
+        ("POST", "/api/v1/ban/ghost-everywhere", {}),
+        'mutation { banParticipant(room: null, identity: "ghost-everywhere") { identity } }',
+        frozenset({"admin"}),
+    ),
+    Operation(
+        "unban from every room",
+        ("DELETE", "/api/v1/ban/ghost-everywhere", {}),
+        'mutation { unbanParticipant(room: null, identity: "ghost-everywhere") }',
+        frozenset({"admin"}),
+    ),
+    Operation(
+        "list every-room bans", ("GET", "/api/v1/bans", {}), "{ bans(room: null) { identity } }", frozenset({"admin"})
+    ),
+    Operation(
+        "lock",
+        ("POST", f"/api/v1/room/{ROOM_L}/lock", {}),
+        f'mutation {{ lockRoom(room: "{ROOM_L}") {{ room }} }}',
+        X_MODERATORS,
+    ),
+    Operation(
+        "unlock",
+        ("DELETE", f"/api/v1/room/{ROOM_L}/lock", {}),
+        f'mutation {{ unlockRoom(room: "{ROOM_L}") }}',
+        X_MODERATORS,
+    ),
+    Operation(
+        "get lock",
+        ("GET", f"/api/v1/room/{ROOM_L}/lock", {}),
+        f'{{ roomLock(room: "{ROOM_L}") {{ room }} }}',
         X_MODERATORS,
     ),
     # Self-escalation: what no moderator could mint, asked for its own uid (admins then find nobody).

@@ -25,6 +25,11 @@ EventKind = Literal[
     "track_muted",
     "track_unmuted",
     "permissions_changed",
+    "participant_banned",
+    "participant_unbanned",
+    "participant_refused",
+    "room_locked",
+    "room_unlocked",
 ]
 EventSource = Literal["livekit", "api", "reconcile"]
 EVENT_KINDS: Final[frozenset[str]] = frozenset(get_args(EventKind))
@@ -68,6 +73,8 @@ class RoomEvent:
     participant: models.ParticipantInfo | None = None  # the participant as it is now
     track: models.TrackInfo | None = None
     participants: tuple[models.ParticipantInfo, ...] = ()  # for "snapshot": everyone in the room now
+    reason: str | None = None  # a ban's reason, or why a participant was refused ("banned", "room locked")
+    until: float | None = None  # when a ban ends (unix seconds); None: until unbanned, or not a ban
     sequence: int = 0  # per-room order, assigned by Broker.publish (0 before)
 
     def __post_init__(self) -> None:
@@ -93,6 +100,12 @@ class RoomEvent:
             isinstance(p, models.ParticipantInfo) for p in self.participants
         ):
             raise ValueError("participants must be a tuple of livekit ParticipantInfo")
+        if self.reason is not None and not isinstance(self.reason, str):
+            raise ValueError("reason must be a string or None")
+        if self.until is not None and (
+            isinstance(self.until, bool) or not isinstance(self.until, int | float) or not math.isfinite(self.until)
+        ):
+            raise ValueError(f"until must be a finite number of seconds or None, not {self.until!r}")
         if isinstance(self.sequence, bool) or not isinstance(self.sequence, int) or self.sequence < 0:
             raise ValueError(f"sequence must be a non-negative integer, not {self.sequence!r}")
 
@@ -121,6 +134,10 @@ class RoomEvent:
             body["track"] = _encode_message(self.track)
         if self.participants:
             body["participants"] = [_encode_message(p) for p in self.participants]
+        if self.reason is not None:
+            body["reason"] = self.reason
+        if self.until is not None:
+            body["until"] = self.until
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         return text[:-1] + ',"sequence":', "}"
 
@@ -149,6 +166,9 @@ class RoomEvent:
             raise ValueError("not a room event: participants is not a list")
         at = obj.get("at")
         sequence = obj.get("sequence")
+        until = obj.get("until")
+        if until is not None and (isinstance(until, bool) or not isinstance(until, int | float)):
+            raise ValueError("not a room event: until is not a number")
         if isinstance(at, bool) or not isinstance(at, int | float):
             raise ValueError("not a room event: at is not a number")
         if isinstance(sequence, bool) or not isinstance(sequence, int):
@@ -163,6 +183,8 @@ class RoomEvent:
             participant=None if participant is None else _decode_message(models.ParticipantInfo, participant),
             track=None if track is None else _decode_message(models.TrackInfo, track),
             participants=tuple(_decode_message(models.ParticipantInfo, p) for p in participants),
+            reason=None if obj.get("reason") is None else _wire_str(obj, "reason"),
+            until=None if until is None else float(until),
             sequence=sequence,
         )
 

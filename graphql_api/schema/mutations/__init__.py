@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from .bans import BanMutations
+from .locks import LockMutations
 from .participants import ParticipantMutations
 from .rooms import RoomMutations
 from .tokens import TokenMutations
@@ -12,5 +14,5 @@ __all__ = ["Mutation"]
 
 
 @strawberry.type
-class Mutation(TokenMutations, RoomMutations, ParticipantMutations):
-    """The tokens', rooms' and participants' mutations, in this order (the bases' order is the SDL's)."""
+class Mutation(TokenMutations, RoomMutations, ParticipantMutations, BanMutations, LockMutations):
+    """The tokens', rooms', participants', bans' and locks' mutations, in this order (the bases' order is the SDL's)."""
