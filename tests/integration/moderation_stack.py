@@ -1,5 +1,6 @@
 """What the ban and lock tests share: a LiveKit whose webhooks reach service A, services A and B on one
-moderation store (a shared SQLite file) and one Redis, callers with each role, and REST/GraphQL helpers."""
+moderation store (a shared SQLite file, or a PostgreSQL database) and one Redis, callers with each role, and
+REST/GraphQL helpers."""
 
 from __future__ import annotations
 
@@ -64,8 +65,13 @@ def moderation_settings(livekit: LiveKitServer, state_dir: Path, **overrides: st
 
 
 @contextlib.contextmanager
-def moderation_stack(tmp_path_factory: pytest.TempPathFactory, *, webhooks: bool, **overrides: str) -> Iterator[Stack]:
-    """A and B on one store and one Redis; LiveKit's webhooks go to A when `webhooks`, else nowhere."""
+def moderation_stack(
+    tmp_path_factory: pytest.TempPathFactory, *, webhooks: bool, database_url: str | None = None, **overrides: str
+) -> Iterator[Stack]:
+    """A and B on one store (SQLite, or `database_url`) and one Redis; LiveKit's webhooks go to A when
+    `webhooks`, else nowhere."""
+    if database_url is not None:
+        overrides = {**overrides, "GXRTC_DATABASE_URL": database_url}
     port_a = free_port()
     livekit = LiveKitServer(
         node_ip=node_ip_from_environment(),

@@ -36,6 +36,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield started
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def two_instances(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A and B on one store of either kind, for what the two must agree on."""
+    url = request.getfixturevalue("postgres_server").create_database() if request.param == "postgresql" else None
+    with moderation_stack(
+        tmp_path_factory, webhooks=True, database_url=url, GXRTC_RECONCILE_INTERVAL_SECONDS="60"
+    ) as started:
+        yield started
+
+
 @pytest.fixture(scope="module")
 def unhooked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """No webhooks reach any service: only the reconciler sees joins."""
@@ -129,8 +139,9 @@ async def test_after_unban_or_expiry_the_identity_joins_and_stays(
 
 
 async def test_a_ban_through_a_is_enforced_by_bs_minting_within_the_cache_bound(
-    stack: Stack, room_name: str, pytestconfig: pytest.Config
+    two_instances: Stack, room_name: str, pytestconfig: pytest.Config
 ) -> None:
+    stack = two_instances
     await mint(stack.b, "erin", room_name)  # B has read the room's rules: they are cached there
     await rest(stack.a, "POST", f"/room/{room_name}/participant/erin/ban")
     started = time.monotonic()
@@ -140,7 +151,10 @@ async def test_a_ban_through_a_is_enforced_by_bs_minting_within_the_cache_bound(
     report(pytestconfig, "ban seen by another instance", [f"B refused after {time.monotonic() - started:.3f} s"])
 
 
-async def test_concurrent_bans_and_unbans_on_two_services_end_in_one_state(stack: Stack, room_name: str) -> None:
+async def test_concurrent_bans_and_unbans_on_two_services_end_in_one_state(
+    two_instances: Stack, room_name: str
+) -> None:
+    stack = two_instances
     path = f"/room/{room_name}/participant/frank/ban"
 
     async def flip(service_index: int, round_: int) -> None:
