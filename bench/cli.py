@@ -21,7 +21,7 @@ from tests.harness.livekit_server import LiveKitServer, LiveKitServerError
 
 from .client import BenchError, ServiceClient
 from .load import CREATE_TOKEN_MUTATION, WrkError, ensure_wrk
-from .moderation import audit_rows, audit_run
+from .moderation import audit_rows, audit_run, ban_enforcement
 from .participants import PoolProcess
 from .report import Row, machine, render_table, write_json
 from .run import (
@@ -158,6 +158,8 @@ async def _main_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
                     flush=True,
                 )
     out["audit"] = await audit_run(stack, config)
+    print("\n[ban enforcement]", flush=True)
+    out["ban_enforcement"] = await ban_enforcement(stack)
     return out
 
 

@@ -1,9 +1,14 @@
-"""The moderation store's costs: reading the audit trail when it holds 100,000 rows.
+"""The moderation store's costs: reading the audit trail when it holds 100,000 rows, and how soon a banned
+client that rejoins with a token minted before its ban is removed again.
 
 The rows go straight into the service's own SQLite file (migrated by the service at start, as in dev),
 spread over many rooms and actors as a busy deployment's would be; then one room's newest page, a page
 deep in it (through a cursor) and an admin's unfiltered page are read through both faces, interleaved.
 Goal (issue 15): p95 under 50 ms for one room's page.
+
+Ban enforcement needs LiveKit's webhooks to reach the service, so it gets a LiveKit of its own whose webhook
+points at the service's port, and real rtc clients (`tests/harness/participants.py`): each try joins with
+an old token and times the join until LiveKit disconnects it (the webhook's removal). Goal: within 1 s.
 """
 
 from __future__ import annotations
@@ -15,16 +20,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from livekit import rtc
 from sqlalchemy import create_engine, func, insert, select
 
 from graphql_api.core.store import audit_events
+from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
+from tests.harness.participants import ParticipantPool
 
 from .client import ServiceClient
 from .report import Row
 from .run import BenchConfig, Stack, running_service
-from .timing import Stats, interleave
+from .stack import free_port
+from .timing import Stats, interleave, percentile
 
-__all__ = ["AUDIT_ROOMS", "AUDIT_ROWS", "audit_query", "audit_rows", "audit_run", "fill_audit_trail"]
+__all__ = ["AUDIT_ROOMS", "AUDIT_ROWS", "audit_query", "audit_rows", "audit_run", "ban_enforcement", "fill_audit_trail"]
 
 AUDIT_ROWS = 100_000
 AUDIT_ROOMS = 200
@@ -126,6 +135,51 @@ async def audit_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
     return {"rows": rows, "queries": queries}
 
 
+BAN_TRIES = 10
+_REMOVAL_TIMEOUT = 10.0
+
+
+async def ban_enforcement(stack: Stack, *, tries: int = BAN_TRIES) -> dict[str, Any]:
+    """Seconds from a banned identity's join (with a token minted before the ban) to its removal."""
+    port = free_port()
+    livekit = LiveKitServer(
+        node_ip=node_ip_from_environment(),
+        workdir=Path(tempfile.mkdtemp(prefix="gxrtc-bench-lk-bans-")),
+        webhook_urls=[f"http://127.0.0.1:{port}/webhooks/livekit"],
+    )
+    livekit.start()
+    pool = ParticipantPool(livekit.ws_url)
+    try:
+        with running_service(Stack(livekit, stack.lkapi, stack.key, stack.wrk), 1, port=port) as service:
+            async with ServiceClient(service.base_url, stack.key) as client:
+                old = (await client.rest("POST", "/api/v1/room/token", {"uid": "bench-banned", "room": "bench-bans"}))[
+                    "access_token"
+                ]
+                await client.rest("POST", "/api/v1/room/bench-bans/participant/bench-banned/ban", {"reason": "bench"})
+                samples = [await _time_to_removal(pool, old) for _ in range(tries)]
+    finally:
+        await pool.aclose()
+        livekit.stop()
+    ordered = sorted(samples)
+    return {
+        "tries": len(samples),
+        "p50_s": round(percentile(ordered, 50), 3),
+        "p95_s": round(percentile(ordered, 95), 3),
+        "max_s": round(ordered[-1], 3),
+    }
+
+
+async def _time_to_removal(pool: ParticipantPool, token: str) -> float:
+    started = time.monotonic()
+    try:
+        participant = await pool.join(token)
+    except (rtc.ConnectError, TimeoutError):
+        return time.monotonic() - started  # removed before its connection was up
+    event = await participant.wait_for("disconnected", timeout=_REMOVAL_TIMEOUT)
+    await participant.aclose()
+    return float(event.at - started)
+
+
 def audit_rows(results: dict[str, Any]) -> list[Row]:
     audit = results["audit"]
     section = f"audit trail, {audit['rows']:,} rows"
@@ -145,6 +199,17 @@ def audit_rows(results: dict[str, Any]) -> list[Row]:
                 f"{stats['p50']:.2f} / {stats['p95']:.2f}",
                 "p95 < 50" if room_page else "",
                 stats["p95"] < 50 if room_page else None,
+            )
+        )
+    if "ban_enforcement" in results:
+        bans = results["ban_enforcement"]
+        rows.append(
+            Row(
+                "ban enforcement",
+                f"rejoin with an old token to removal, p50 / p95 (s, {bans['tries']} tries)",
+                f"{bans['p50_s']:.3f} / {bans['p95_s']:.3f}",
+                "p95 < 1",
+                bans["p95_s"] < 1,
             )
         )
     return rows

@@ -121,12 +121,13 @@ async def delete_all_rooms(lkapi: api.LiveKitAPI) -> int:
 
 
 @contextlib.contextmanager
-def running_service(stack: Stack, workers: int, **settings: str) -> Iterator[Service]:
-    """The service, with a store of its own (a fresh SQLite file) unless `GXRTC_STATE_DIR` names one."""
+def running_service(stack: Stack, workers: int, *, port: int = 0, **settings: str) -> Iterator[Service]:
+    """The service (on `port`, or a free one), with a store of its own (a fresh SQLite file) unless
+    `GXRTC_STATE_DIR` names one."""
     own_state = None if "GXRTC_STATE_DIR" in settings else tempfile.mkdtemp(prefix="gxrtc-bench-state-")
     if own_state is not None:
         settings = {**settings, "GXRTC_STATE_DIR": own_state}
-    service = Service({**service_settings(stack.livekit, stack.key), **settings}, workers=workers)
+    service = Service({**service_settings(stack.livekit, stack.key), **settings}, workers=workers, port=port)
     extra = "".join(f", {name}={value}" for name, value in settings.items())
     print(f"  starting the service with {workers} worker(s){extra}", flush=True)
     service.start()

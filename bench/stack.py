@@ -124,7 +124,7 @@ class Service:
         return self._proc.pid
 
     def start(self) -> None:
-        self.port = free_port()
+        self.port = self.port or free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "GXRTC_"))}
         env.update(self.settings)
         # Never reach the loopback service through a proxy a developer's shell may set.
