@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from tests.harness.service import free_port
+from tests.harness.ports import free_port
 
 __all__ = ["CpuMeter", "ProcessMemory", "RssSampler", "Service", "free_port", "process_tree"]
 

@@ -37,6 +37,7 @@ from typing import Any, BinaryIO, Self
 import yaml
 
 from tests.harness.binaries import resolve_binary
+from tests.harness.ports import free_port
 
 __all__ = ["LiveKitServer", "LiveKitServerError", "find_livekit_binary", "node_ip_from_environment"]
 
@@ -82,13 +83,6 @@ def node_ip_from_environment() -> str | None:
             "run tests through `dev/netns.sh exec` after `dev/netns.sh up`"
         ) from exc
     return value
-
-
-def _free_tcp_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _udp_port_free(port: int) -> bool:
@@ -213,8 +207,8 @@ class LiveKitServer:
         self.log_path = workdir / "livekit.log"
         # A port found free can be taken by another process before the server binds it: try new ones.
         for attempt in range(3):
-            self.port = _free_tcp_port(self.host)
-            self.rtc_tcp_port = _free_tcp_port("0.0.0.0")
+            self.port = free_port(self.host)
+            self.rtc_tcp_port = free_port("0.0.0.0")
             self.udp_range = _free_udp_range()
             self.config_path.write_text(yaml.safe_dump(self.build_config(), sort_keys=False))
             self._spawn(workdir, append_log=False)

@@ -16,7 +16,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,6 +25,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from tests.harness.binaries import resolve_binary
+from tests.harness.ports import free_port
 
 __all__ = ["PostgresServer", "PostgresServerError", "find_postgres_binary"]
 
@@ -43,13 +43,6 @@ class PostgresServerError(RuntimeError):
 def find_postgres_binary() -> str:
     """Path of `postgres`, as dev/install-postgres.sh resolves it (it honours POSTGRES_BIN)."""
     return resolve_binary(INSTALL_SCRIPT, "POSTGRES_BIN", PostgresServerError, timeout=900)
-
-
-def _free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PostgresServer:
@@ -108,7 +101,7 @@ class PostgresServer:
             raise PostgresServerError(f"initdb failed ({initdb.returncode}):\n{initdb.stdout}{initdb.stderr}")
         (data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
         for attempt in range(3):
-            self.port = _free_tcp_port()
+            self.port = free_port(HOST)
             self._spawn()
             try:
                 self.wait_ready()

@@ -20,7 +20,7 @@ from typing import IO, Any, Self
 import httpx
 
 from tests.harness.binaries import resolve_binary
-from tests.harness.service import free_port
+from tests.harness.ports import free_port
 
 __all__ = ["PrometheusServer", "PrometheusServerError", "find_prometheus_binary", "find_promtool"]
 

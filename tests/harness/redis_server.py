@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from tests.harness.binaries import resolve_binary
+from tests.harness.ports import free_port
 
 __all__ = ["RedisServer", "RedisServerError", "find_redis_binary"]
 
@@ -36,13 +37,6 @@ class RedisServerError(RuntimeError):
 def find_redis_binary() -> str:
     """Path of redis-server, as dev/install-redis.sh resolves it (it honours REDIS_SERVER_BIN)."""
     return resolve_binary(INSTALL_SCRIPT, "REDIS_SERVER_BIN", RedisServerError, timeout=600)
-
-
-def _free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def ping(port: int, timeout: float = 0.5) -> bool:
@@ -116,7 +110,7 @@ class RedisServer:
         self.log_path = self.dir / "redis.log"
         # A free port may be taken between choosing it and binding it; choose again then.
         for attempt in range(3):
-            self.port = _free_tcp_port()
+            self.port = free_port(HOST)
             self._spawn(log_mode="wb" if attempt == 0 else "ab")
             try:
                 self._wait_ready()

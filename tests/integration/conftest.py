@@ -7,8 +7,9 @@ import httpx
 import pytest
 
 from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
+from tests.harness.ports import free_port
 from tests.harness.postgres_server import PostgresServer
-from tests.harness.service import Service, free_port, run_service
+from tests.harness.service import Service, run_service
 
 pytestmark = pytest.mark.integration
 

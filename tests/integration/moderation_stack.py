@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
+from tests.harness.ports import free_port
 from tests.harness.redis_server import RedisServer
-from tests.harness.service import Service, free_port, run_service
+from tests.harness.service import Service, run_service
 from tests.integration.conftest import service_settings
 
 ISSUER = "https://idp.moderation.test"

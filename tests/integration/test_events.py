@@ -21,9 +21,10 @@ from livekit import api
 from tests.harness.graphql_ws import SubscriptionClient
 from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
 from tests.harness.participants import ParticipantPool
+from tests.harness.ports import free_port
 from tests.harness.redis_server import RedisServer
 from tests.harness.reporting import report
-from tests.harness.service import Service, free_port, run_service
+from tests.harness.service import Service, run_service
 from tests.integration.conftest import service_settings
 
 pytestmark = pytest.mark.integration

@@ -28,8 +28,9 @@ import pytest
 
 from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
 from tests.harness.participants import ParticipantPool
+from tests.harness.ports import free_port
 from tests.harness.reporting import report
-from tests.harness.service import Service, free_port, run_service
+from tests.harness.service import Service, run_service
 from tests.harness.subprocesses import end
 from tests.integration.conftest import service_settings
 
