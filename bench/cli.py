@@ -531,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
                 "token_rounds": config.token_rounds,
             },
             "workers": list(config.workers),
-            "server": "python -m graphql_api (uvicorn, asyncio loop, graphql_api.http protocol, no access log)",
+            "server": "python -m graphql_api (uvicorn, asyncio loop, graphql_api.server.http protocol, no access log)",
             "read_rounds": config.read_rounds,
             "read_warmup": config.read_warmup,
             "fanout_runs": config.fanout_runs,

@@ -31,8 +31,6 @@ from rest_compat.router import router as rest_router
 
 from . import _speedups
 from ._speedups.exact_routes import ExactRoutes
-from .console import default_console_dir
-from .console import routes as console_routes
 from .core.audit_retention import keep_audit_trail_within
 from .core.auth import Authenticator
 from .core.cache import FlightCache
@@ -45,13 +43,15 @@ from .core.services import Core
 from .core.store import Store, migrate
 from .core.webhooks import WebhookIntake
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
-from .graphiql import PREFIX, assets_app
-from .limits import Admission, BodyIntake, Gate
-from .observe import ACCESS_LOGGER, Observe
 from .schema import build_schema
-from .scrape import metrics
+from .schema.view import GraphQLView
+from .server.console import default_console_dir
+from .server.console import routes as console_routes
+from .server.graphiql import PREFIX, assets_app
+from .server.limits import Admission, BodyIntake, Gate
+from .server.observe import ACCESS_LOGGER, Observe
+from .server.scrape import metrics
 from .settings import Settings
-from .view import GraphQLView
 
 __all__ = ["create_app"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
-from ..context import Info
 from ..core import participants as participant_ops
 from ..core import rooms as room_ops
-from ..types import Participant, Room
 from .audit import AuditQuery
+from .context import Info
 from .moderation import ModerationQuery
 from .paging import Connection, ParticipantFilter, RoomFilter
+from .types import Participant, Room
 from .viewer import ViewerQuery
 
 __all__ = ["Query"]

@@ -35,7 +35,7 @@ _POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
 class JsonView(Protocol):
-    """What the short path needs of the service's view (`graphql_api.view.GraphQLView`)."""
+    """What the short path needs of the service's view (`graphql_api.schema.view.GraphQLView`)."""
 
     schema: BaseSchema
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from graphql import GraphQLError, ValueNode
 
-from .errors import GxrtcError
-from .i18n import Language, localize
+from ..errors import GxrtcError
+from ..i18n import Language, localize
 
 __all__ = ["present", "without_suggestions"]
 

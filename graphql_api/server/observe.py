@@ -25,7 +25,7 @@ import orjson
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .core.metrics import REQUEST_DURATION, REQUESTS, REQUESTS_IN_FLIGHT
+from ..core.metrics import REQUEST_DURATION, REQUESTS, REQUESTS_IN_FLIGHT
 
 __all__ = ["ACCESS_LOGGER", "Observe", "note_operation", "note_principal"]
 

@@ -19,8 +19,8 @@ import jwt
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from graphql_api.observe import ACCESS_LOGGER
-from tests.unit.service_app import ADMIN, JWT_SECRET, KEY, TOKEN_QUERY, client
+from graphql_api.server.observe import ACCESS_LOGGER
+from tests.harness.service_app import ADMIN, JWT_SECRET, KEY, TOKEN_QUERY, client
 
 
 async def scrape(http: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -18,12 +18,12 @@ from livekit.protocol import models
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from .core import participants as participant_ops
-from .core.auth import Principal
-from .core.services import Core
-from .errors import GxrtcError, Unauthenticated
-from .i18n import Language
-from .observe import note_principal
+from ..core import participants as participant_ops
+from ..core.auth import Principal
+from ..core.services import Core
+from ..errors import GxrtcError, Unauthenticated
+from ..i18n import Language
+from ..server.observe import note_principal
 
 __all__ = ["Context", "Info"]
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from ._speedups._internals import (
+from .._speedups._internals import (
     BaseGraphQLTransportWSHandler,
     BaseGraphQLWSHandler,
     ConnectionInitMessage,

@@ -13,9 +13,9 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness.prometheus_server import find_promtool
-from tests.unit.service_app import ADMIN, client
+from tests.harness.service_app import ADMIN, client
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "dev" / "prometheus" / "alerts.yml"
 RULE_TESTS = ROOT / "dev" / "prometheus" / "alerts_test.yml"
 DASHBOARD = ROOT / "dev" / "grafana" / "gxrtc.json"

@@ -24,13 +24,13 @@ from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 
+from ..core.audit import begin_request
+from ..errors import GxrtcError, TooManyRequests
+from ..i18n import negotiate
+from ..server.graphiql import local_page
+from ..settings import Settings
 from .context import Context
-from .core.audit import begin_request
-from .errors import GxrtcError, TooManyRequests
-from .graphiql import local_page
-from .i18n import negotiate
 from .json_post import answer_json_post
-from .settings import Settings
 from .sockets import ExpiringLegacyWSHandler, ExpiringTransportWSHandler
 from .websocket import TextFrameAdapter
 

@@ -28,7 +28,7 @@ _NOT_BUILT = (
 
 
 def default_console_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "console" / "dist"
+    return Path(__file__).resolve().parents[2] / "console" / "dist"
 
 
 def content_security_policy(host: str | None) -> str:

@@ -17,7 +17,7 @@ can take every file descriptor the process has. Proxies uvicorn trusts
 (`FORWARDED_ALLOW_IPS`) are exempt: their connections carry many clients,
 each of which the app's own per-client limits see by its forwarded address.
 
-Selected with `--http graphql_api.http:HttpToolsProtocol`, as `python -m
+Selected with `--http graphql_api.server.http:HttpToolsProtocol`, as `python -m
 graphql_api` does.
 """
 
@@ -30,9 +30,9 @@ import logging
 import os
 import socket
 
-from . import _speedups
-from ._speedups._internals import TrustedHosts, httptools_impl
-from ._speedups.head_with_body import hold_head_until_body
+from .. import _speedups
+from .._speedups._internals import TrustedHosts, httptools_impl
+from .._speedups.head_with_body import hold_head_until_body
 
 __all__ = ["HttpToolsProtocol"]
 

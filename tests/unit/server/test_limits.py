@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.types import Message
 
 from graphql_api.errors import GxrtcError
-from graphql_api.limits import Admission, BodyIntake, Gate
+from graphql_api.server.limits import Admission, BodyIntake, Gate
 
 
 def refuse(scope: Any, error: GxrtcError) -> Response:

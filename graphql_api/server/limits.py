@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .core.metrics import REQUESTS_SHED
-from .errors import GxrtcError, PayloadTooLarge, RequestTimeout, ServiceUnavailable, TooManyRequests
+from ..core.metrics import REQUESTS_SHED
+from ..errors import GxrtcError, PayloadTooLarge, RequestTimeout, ServiceUnavailable, TooManyRequests
 
 __all__ = ["Admission", "BodyIntake", "Gate", "Tally"]
 

@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from graphql_api.app import create_app
-from graphql_api.console import content_security_policy
+from graphql_api.server.console import content_security_policy
 from graphql_api.settings import Settings
 
 

@@ -18,9 +18,9 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .core.metrics import exposition
-from .core.policy import require_metrics_reader
-from .core.services import Core
+from ..core.metrics import exposition
+from ..core.policy import require_metrics_reader
+from ..core.services import Core
 from .observe import note_principal
 
 __all__ = ["metrics"]

@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from opentelemetry import trace
 
-from tests.unit.service_app import client
+from tests.harness.service_app import client
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

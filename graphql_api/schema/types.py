@@ -12,11 +12,11 @@ from livekit.protocol import models
 from strawberry.scalars import JSON
 from strawberry.types.scalar import ScalarDefinition
 
-from ._speedups.executor import prefetched
+from .._speedups.executor import prefetched
+from ..core.events import EventKind as EventKindData
+from ..core.events import RoomEvent as RoomEventData
+from ..core.minter import JoinToken as JoinTokenData
 from .context import Info
-from .core.events import EventKind as EventKindData
-from .core.events import RoomEvent as RoomEventData
-from .core.minter import JoinToken as JoinTokenData
 
 __all__ = [
     "SCALARS",

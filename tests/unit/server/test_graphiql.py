@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from strawberry.http.ides import get_graphql_ide_html
 
 from graphql_api.app import create_app
-from graphql_api.graphiql import CDN_ASSET, PREFIX, local_page, matches_integrity
+from graphql_api.server.graphiql import CDN_ASSET, PREFIX, local_page, matches_integrity
 from graphql_api.settings import Settings
 
 # src="..." or href="..." followed by integrity="...", as in Strawberry's page.
