@@ -18,7 +18,6 @@ an empty value deleting its key; the whole permission replaced.
 from __future__ import annotations
 
 import time
-
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 

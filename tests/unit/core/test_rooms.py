@@ -27,7 +27,7 @@ async def audit_rows(core: Core) -> list[tuple[str, str]]:
         result = await connection.execute(
             select(audit_events.c.action, audit_events.c.room).order_by(audit_events.c.id)
         )
-        return [tuple(row) for row in result]  # type: ignore[misc]
+        return [(row.action, row.room) for row in result]
 
 
 async def test_create_sends_only_what_was_given_and_is_idempotent(core: Core, service: FakeRoomService) -> None:
