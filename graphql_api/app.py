@@ -321,6 +321,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["authorization", "content-type", "accept-language"],
             max_age=600,
         )
-    # Outermost of all: every request is counted, whichever layer answers it.
-    app.add_middleware(Observe, routes=app.router.routes, log_requests=settings.access_log)
+    if settings.metrics or settings.access_log:
+        # Outermost of all: every request is counted, whichever layer answers it.
+        app.add_middleware(Observe, routes=app.router.routes, log_requests=settings.access_log)
     return app

@@ -56,7 +56,10 @@ class Settings(BaseSettings):
     )
     metrics: bool = Field(
         default=True,
-        description="Serve Prometheus metrics at /metrics, to the admin credential only (docs/operations.md).",
+        description=(
+            "Serve Prometheus metrics at /metrics, to the admin credential only, and count every request for them "
+            "(docs/operations.md)."
+        ),
     )
     access_log: bool = Field(
         default=False,

@@ -91,6 +91,20 @@ async def test_metrics_are_for_admins_only() -> None:
         assert (await http.get("/metrics", headers=ADMIN)).status_code == 404
 
 
+async def test_without_metrics_requests_are_not_counted() -> None:
+    """GXRTC_METRICS=false also takes the counting middleware away (what bench/observability.py weighs)."""
+    async with client() as http:
+        before = await scrape(http)
+    async with client(metrics=False) as http:
+        for uid in ("u1", "u2"):
+            assert (await http.post("/api/v1/room/token", data={"uid": uid, "room": "r1"}, headers=ADMIN)).is_success
+    async with client() as http:
+        after = await scrape(http)
+    key = requests("rest", "/api/v1/room/token", 200)
+    assert after.get(key, 0.0) == before.get(key, 0.0)
+    assert after[("gxrtc_tokens_minted_total", ())] - before[("gxrtc_tokens_minted_total", ())] == 2
+
+
 class Lines(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
