@@ -43,6 +43,7 @@ from .core.minter import TokenMinter
 from .core.reconcile import Reconciler
 from .core.services import Core
 from .core.store import Store, migrate
+from .core.tracing import enable as enable_tracing
 from .core.webhooks import WebhookIntake
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
 from .graphiql import PREFIX, assets_app
@@ -224,6 +225,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await livekit.aclose()
             await authenticator.aclose()
 
+    # The core's own spans (LiveKit, database, Redis calls) follow the same switch as FastAPI's.
+    enable_tracing(settings.telemetry)
     # One table, for FastAPI's layers and for the exact routes alike.
     handlers = error_handlers(settings)
     app = FastAPI(
@@ -302,9 +305,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def refuse(scope: Scope, exc: GxrtcError) -> EnvelopeResponse:
         return from_error(exc, language(Headers(scope=scope), settings))
 
-    if not settings.telemetry and _speedups.enabled():
-        # Innermost of ours: the busy exact paths skip FastAPI's router and exception layers.
-        # With telemetry on, FastAPI's router names each request's route for its spans.
+    if _speedups.enabled():
+        # Innermost of ours: the busy exact paths skip FastAPI's router and exception layers
+        # (`Observe` names their request spans, which the router would have).
         app.add_middleware(ExactRoutes, routes=app.router.routes, handlers=handlers)
     app.add_middleware(Admission, gate=gate, refuse=refuse)
     # Outside admission: a request holds a slot only once its body is in.
@@ -322,5 +325,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     # Outermost of all: every request is counted, whichever layer answers it.
-    app.add_middleware(Observe, routes=app.router.routes, log_requests=settings.access_log)
+    app.add_middleware(Observe, routes=app.router.routes, log_requests=settings.access_log, tracing=settings.telemetry)
     return app

@@ -1,0 +1,87 @@
+"""Spans for the calls the service makes (LiveKit, the database, Redis), through OpenTelemetry's API only.
+
+Every call site opens its span with `client_span` and marks a failure with
+`failed`; nothing else in the service starts spans of its own (the request's
+span is FastAPI's). The API alone is a no-op: an operator who wants traces
+installs an SDK and an exporter and sets them as the global tracer provider
+(docs/operations.md), and these spans then join the request's trace.
+
+Off unless `GXRTC_TELEMETRY` is on (`enable`, from the app): then `client_span`
+returns one shared empty context and costs next to nothing. On with no SDK
+configured, the API's proxy hands out non-recording spans, which still cost a
+context switch per call, so that case is also cut short here (docs/operations.md
+has both figures).
+
+Span attributes are fixed vocabularies (a LiveKit method name, a database
+system, a Redis command): never a credential, a token, a room name or an
+identity, so nothing a caller sent can reach an exporter through them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from contextlib import AbstractContextManager, nullcontext
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+__all__ = ["client_span", "enable", "enabled", "failed", "inject", "name_current", "recording_trace_id"]
+
+_tracer = trace.get_tracer("gxrtc")
+_NOT_RECORDING: AbstractContextManager[trace.Span] = nullcontext(trace.INVALID_SPAN)
+
+
+class _Switch:
+    on = False
+
+
+def enable(on: bool) -> None:
+    """Whether the service's own spans are made (the app sets it from `GXRTC_TELEMETRY`)."""
+    _Switch.on = on
+
+
+def enabled() -> bool:
+    """On, and some tracer provider is configured (the API's default proxy forwards to nothing)."""
+    return _Switch.on and not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def client_span(name: str, attributes: Mapping[str, AttributeValue]) -> AbstractContextManager[trace.Span]:
+    """A span around one outgoing call, current while it lasts, so a call made inside it is its child.
+
+    Exceptions are not recorded on it (their messages may carry what a caller sent); `failed` marks it.
+    """
+    if not enabled():
+        return _NOT_RECORDING
+    return _tracer.start_as_current_span(
+        name, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False, set_status_on_exception=False
+    )
+
+
+def failed(span: trace.Span, error_type: str) -> None:
+    """Mark `span` failed, with an error type from a bounded set (an error class's name)."""
+    if span.is_recording():
+        span.set_status(StatusCode.ERROR)
+        span.set_attribute("error.type", error_type)
+
+
+def inject(headers: MutableMapping[str, str]) -> None:
+    """Add the current span's W3C trace context (`traceparent`) to an outgoing request's headers."""
+    if trace.get_current_span().get_span_context().is_valid:
+        propagate.inject(headers)
+
+
+def recording_trace_id() -> str | None:
+    """The current trace's id in hex, while a span records it (for the access log's line)."""
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return None
+    return format(span.get_span_context().trace_id, "032x")
+
+
+def name_current(name: str, attributes: Mapping[str, AttributeValue]) -> None:
+    """Rename the current span (a request's, from its edge) once it is known what the request ran."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.update_name(name)
+        span.set_attributes(attributes)
