@@ -101,8 +101,12 @@ class Observe:
         facts = scope[_FACTS] = _Observed()
         logging_this = self.log_requests and access_log.isEnabledFor(logging.INFO)
         tracing_this = self.tracing and tracing.enabled()
-        if logging_this and tracing_this:
-            facts.trace_id = tracing.recording_trace_id()
+        if tracing_this:
+            if scope.get("query_string"):
+                # FastAPI's span has the query string, values and all, and a caller may have put a token there.
+                tracing.name_current(None, {"url.query": _redacted(scope["query_string"])})
+            if logging_this:
+                facts.trace_id = tracing.recording_trace_id()
 
         async def observed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -164,6 +168,12 @@ class Observe:
             if path.startswith(mount + "/") or path == mount:
                 return mount
         return _UNMATCHED
+
+
+def _redacted(query: bytes) -> str:
+    """The query's parameter names, each value replaced, as OpenTelemetry's conventions redact one."""
+    names = (pair.partition(b"=")[0] for pair in query.split(b"&") if pair)
+    return "&".join(name.decode("latin-1") + "=REDACTED" for name in names)
 
 
 def _request_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:

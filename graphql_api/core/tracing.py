@@ -79,9 +79,10 @@ def recording_trace_id() -> str | None:
     return format(span.get_span_context().trace_id, "032x")
 
 
-def name_current(name: str, attributes: Mapping[str, AttributeValue]) -> None:
-    """Rename the current span (a request's, from its edge) once it is known what the request ran."""
+def name_current(name: str | None, attributes: Mapping[str, AttributeValue]) -> None:
+    """Rename the current span (a request's, from its edge) or add to it, once it is known what the request ran."""
     span = trace.get_current_span()
     if span.is_recording():
-        span.update_name(name)
+        if name is not None:
+            span.update_name(name)
         span.set_attributes(attributes)

@@ -39,7 +39,7 @@ def requests(face: str, operation: str, status: int) -> tuple[str, tuple[tuple[s
     return "gxrtc_requests_total", tuple(sorted(labels.items()))
 
 
-@pytest.mark.parametrize("telemetry", [False, True], ids=["exact-routes", "router"])
+@pytest.mark.parametrize("telemetry", [False, True], ids=["telemetry-off", "telemetry-on"])
 async def test_requests_are_counted_by_face_operation_and_status(telemetry: bool) -> None:
     async with client(telemetry=telemetry) as http:
         before = await scrape(http)
