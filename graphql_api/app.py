@@ -158,6 +158,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _drain_on_signals(gate)
+        # The core's own spans (LiveKit, database, Redis calls) follow FastAPI's switch, once providers are set.
+        enable_tracing(settings.telemetry)
         livekit = LiveKit.open(settings)
         minter = TokenMinter(
             settings.livekit_api_key, settings.livekit_api_secret.get_secret_value(), settings.client_url
@@ -225,8 +227,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await livekit.aclose()
             await authenticator.aclose()
 
-    # The core's own spans (LiveKit, database, Redis calls) follow the same switch as FastAPI's.
-    enable_tracing(settings.telemetry)
     # One table, for FastAPI's layers and for the exact routes alike.
     handlers = error_handlers(settings)
     app = FastAPI(

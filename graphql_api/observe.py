@@ -17,7 +17,9 @@ the trace id is the request span's while one records.
 With tracing on it also names the request's span (FastAPI's, current here) as
 its response starts: by its route template, which FastAPI's router would
 have named for the routes it answers but not for the exact routes, and for
-GraphQL by its operation ("POST /graphql mutation createToken").
+GraphQL by its operation ("POST /graphql mutation createToken"); and it
+replaces the values of the query string FastAPI puts on that span, where a
+caller may have put a token.
 """
 
 from __future__ import annotations

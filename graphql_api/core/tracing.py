@@ -6,11 +6,11 @@ span is FastAPI's). The API alone is a no-op: an operator who wants traces
 installs an SDK and an exporter and sets them as the global tracer provider
 (docs/operations.md), and these spans then join the request's trace.
 
-Off unless `GXRTC_TELEMETRY` is on (`enable`, from the app): then `client_span`
-returns one shared empty context and costs next to nothing. On with no SDK
-configured, the API's proxy hands out non-recording spans, which still cost a
-context switch per call, so that case is also cut short here (docs/operations.md
-has both figures).
+Off unless `GXRTC_TELEMETRY` is on and a tracer provider is configured when
+the app starts (`enable`): otherwise `client_span` returns one shared empty
+context and costs next to nothing. The API alone would hand out non-recording
+spans, which still cost a context switch and more per call, so that case is
+cut short here too (docs/operations.md has the figures).
 
 Span attributes are fixed vocabularies (a LiveKit method name, a database
 system, a Redis command): never a credential, a token, a room name or an
@@ -30,6 +30,8 @@ __all__ = ["client_span", "enable", "enabled", "failed", "inject", "name_current
 
 _tracer = trace.get_tracer("gxrtc")
 _NOT_RECORDING: AbstractContextManager[trace.Span] = nullcontext(trace.INVALID_SPAN)
+_NOTHING_CONFIGURED = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+"""The API's own providers: the proxy before any is set, and the explicit no-op one."""
 
 
 class _Switch:
@@ -37,13 +39,18 @@ class _Switch:
 
 
 def enable(on: bool) -> None:
-    """Whether the service's own spans are made (the app sets it from `GXRTC_TELEMETRY`)."""
-    _Switch.on = on
+    """Make the service's own spans if `on` and a tracer provider is configured by now.
+
+    The app calls it as it starts (its lifespan), from `GXRTC_TELEMETRY`, after whatever set the provider
+    up (an SDK configured at start-up, `opentelemetry-instrument`). Decided once, since asking the API
+    for its provider costs more than a span that is not made.
+    """
+    _Switch.on = on and not isinstance(trace.get_tracer_provider(), _NOTHING_CONFIGURED)
 
 
 def enabled() -> bool:
-    """On, and some tracer provider is configured (the API's default proxy forwards to nothing)."""
-    return _Switch.on and not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    """Whether spans are made: telemetry on, and a provider that is not the API's proxy or no-op one."""
+    return _Switch.on
 
 
 def client_span(name: str, attributes: Mapping[str, AttributeValue]) -> AbstractContextManager[trace.Span]:
