@@ -119,6 +119,10 @@ async def test_a_requests_livekit_and_redis_calls_are_its_children_in_the_caller
     assert mute.attributes is not None
     assert mute.attributes["rpc.method"] == "mute_published_track"
     assert "error.type" not in mute.attributes
+    # The broker's reader subscribed as the service started: a Redis span of its own, in no request's trace.
+    subscribed = spans.named("SUBSCRIBE")
+    assert subscribed
+    assert all(span.parent is None and span.status.status_code.name == "UNSET" for span in subscribed)
     line = next(json.loads(line) for line in traced.lines if "/mute" in line)
     assert line["trace_id"] == TRACE_ID
     assert line["principal"]
