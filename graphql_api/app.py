@@ -41,6 +41,7 @@ from .core.minter import TokenMinter
 from .core.reconcile import Reconciler
 from .core.services import Core
 from .core.store import Store, migrate
+from .core.tracing import enable as enable_tracing
 from .core.webhooks import WebhookIntake
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
 from .schema import build_schema
@@ -157,6 +158,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _drain_on_signals(gate)
+        # The core's own spans (LiveKit, database, Redis calls) follow FastAPI's switch, once providers are set.
+        enable_tracing(settings.telemetry)
         livekit = LiveKit.open(settings)
         minter = TokenMinter(
             settings.livekit_api_key, settings.livekit_api_secret.get_secret_value(), settings.client_url
@@ -302,9 +305,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def refuse(scope: Scope, exc: GxrtcError) -> EnvelopeResponse:
         return from_error(exc, language(Headers(scope=scope), settings))
 
-    if not settings.telemetry and _speedups.enabled():
-        # Innermost of ours: the busy exact paths skip FastAPI's router and exception layers.
-        # With telemetry on, FastAPI's router names each request's route for its spans.
+    if _speedups.enabled():
+        # Innermost of ours: the busy exact paths skip FastAPI's router and exception layers
+        # (`Observe` names their request spans, which the router would have).
         app.add_middleware(ExactRoutes, routes=app.router.routes, handlers=handlers)
     app.add_middleware(Admission, gate=gate, refuse=refuse)
     # Outside admission: a request holds a slot only once its body is in.
@@ -321,7 +324,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["authorization", "content-type", "accept-language"],
             max_age=600,
         )
-    if settings.metrics or settings.access_log:
-        # Outermost of all: every request is counted, whichever layer answers it.
-        app.add_middleware(Observe, routes=app.router.routes, log_requests=settings.access_log)
+    if settings.metrics or settings.access_log or settings.telemetry:
+        # Outermost of all: every request is counted (and its span named), whichever layer answers it.
+        app.add_middleware(
+            Observe, routes=app.router.routes, log_requests=settings.access_log, tracing=settings.telemetry
+        )
     return app

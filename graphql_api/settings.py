@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     telemetry: bool = Field(
         default=False,
         description=(
-            "FastAPI's native OpenTelemetry spans, metrics and logs, through the globally configured providers."
+            "OpenTelemetry through the globally configured providers: FastAPI's native request spans, metrics and"
+            " logs, and the service's spans of LiveKit, database and Redis calls (docs/operations.md)."
             " Off by default: even with no provider configured, checking costs every request some time."
         ),
     )

@@ -11,7 +11,15 @@ What the layers inside know and this one cannot see (the caller, a GraphQL
 operation's root field) they note in the request's scope with `note_principal`
 and `note_operation`. The line holds no header, no query string and no path
 values (route templates only), so no credential or token can reach it; the
-request id is the one the response carries in `X-Request-ID`, if any.
+request id is the one the response carries in `X-Request-ID`, if any, and
+the trace id is the request span's while one records.
+
+With tracing on it also names the request's span (FastAPI's, current here) as
+its response starts: by its route template, which FastAPI's router would
+have named for the routes it answers but not for the exact routes, and for
+GraphQL by its operation ("POST /graphql mutation createToken"); and it
+replaces the values of the query string FastAPI puts on that span, where a
+caller may have put a token.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import orjson
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..core import tracing
 from ..core.metrics import REQUEST_DURATION, REQUESTS, REQUESTS_IN_FLIGHT
 
 __all__ = ["ACCESS_LOGGER", "Observe", "note_operation", "note_principal"]
@@ -39,16 +48,18 @@ _UNMATCHED = "unmatched"
 _ABORTED = 499
 """The status recorded for a request whose client went away before any answer (nginx's convention)."""
 _MAX_REQUEST_ID = 128
+_GRAPHQL_KINDS = frozenset({"query", "mutation", "subscription"})
 
 
 class _Observed:
-    __slots__ = ("operation", "principal", "request_id", "status")
+    __slots__ = ("operation", "principal", "request_id", "status", "trace_id")
 
     def __init__(self) -> None:
         self.status = _ABORTED
         self.operation: str | None = None
         self.principal: str | None = None
         self.request_id: str | None = None
+        self.trace_id: str | None = None
 
 
 def note_principal(scope: Scope, uid: str) -> None:
@@ -74,9 +85,10 @@ def _face(path: str) -> str:
 
 
 class Observe:
-    def __init__(self, app: ASGIApp, *, routes: Iterable[BaseRoute], log_requests: bool) -> None:
+    def __init__(self, app: ASGIApp, *, routes: Iterable[BaseRoute], log_requests: bool, tracing: bool = False) -> None:
         self.app = app
         self.log_requests = log_requests
+        self.tracing = tracing
         # The exact routes answer without the router, which would have named the route in the scope.
         routes = list(routes)
         self._exact = frozenset(route.path for route in routes if type(route) is Route and not route.param_convertors)
@@ -90,12 +102,21 @@ class Observe:
         started = time.perf_counter()
         facts = scope[_FACTS] = _Observed()
         logging_this = self.log_requests and access_log.isEnabledFor(logging.INFO)
+        tracing_this = self.tracing and tracing.enabled()
+        if tracing_this:
+            if scope.get("query_string"):
+                # FastAPI's span has the query string, values and all, and a caller may have put a token there.
+                tracing.name_current(None, {"url.query": _redacted(scope["query_string"])})
+            if logging_this:
+                facts.trace_id = tracing.recording_trace_id()
 
         async def observed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 facts.status = message["status"]
                 if logging_this:
                     facts.request_id = _request_id(message.get("headers", ()))
+                if tracing_this:
+                    self._name_span(scope, facts)
             await send(message)
 
         REQUESTS_IN_FLIGHT.inc()
@@ -123,6 +144,21 @@ class Observe:
             if logging_this:
                 _log(scope["method"], face, operation, facts, duration)
 
+    def _name_span(self, scope: Scope, facts: _Observed) -> None:
+        """Name the request's span by what answered it, before it ends with the response."""
+        route = self._route(scope, scope["path"])
+        if route == _UNMATCHED:
+            return
+        name = f"{scope['method']} {route}"
+        attributes: dict[str, str] = {"http.route": route}
+        operation = facts.operation
+        if operation is not None and operation != route:
+            name = f"{name} {operation}"
+            kind = operation.partition(" ")[0]
+            if kind in _GRAPHQL_KINDS:
+                attributes["graphql.operation.type"] = kind
+        tracing.name_current(name, attributes)
+
     def _route(self, scope: Scope, path: str) -> str:
         """The template of the route that answered: REST's note it, FastAPI's own are in the scope."""
         template = getattr(scope.get("route"), "path", None)
@@ -134,6 +170,12 @@ class Observe:
             if path.startswith(mount + "/") or path == mount:
                 return mount
         return _UNMATCHED
+
+
+def _redacted(query: bytes) -> str:
+    """The query's parameter names, each value replaced, as OpenTelemetry's conventions redact one."""
+    names = (pair.partition(b"=")[0] for pair in query.split(b"&") if pair)
+    return "&".join(name.decode("latin-1") + "=REDACTED" for name in names)
 
 
 def _request_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -153,4 +195,6 @@ def _log(method: str, face: str, operation: str, facts: _Observed, duration: flo
         "request_id": facts.request_id,
         "principal": facts.principal,
     }
+    if facts.trace_id is not None:
+        line["trace_id"] = facts.trace_id
     access_log.info("%s", orjson.dumps(line).decode())

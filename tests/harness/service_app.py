@@ -4,6 +4,7 @@ wraps every request: metrics, the access log, the monitoring files' metric names
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -12,9 +13,10 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from graphql_api.app import create_app
+from graphql_api.server.observe import ACCESS_LOGGER
 from graphql_api.settings import Settings
 
-__all__ = ["ADMIN", "JWT_SECRET", "KEY", "TOKEN_QUERY", "client"]
+__all__ = ["ADMIN", "JWT_SECRET", "KEY", "TOKEN_QUERY", "access_lines", "client"]
 
 KEY = "observe-admin-key-0123456789abcdefghijklmn"
 JWT_SECRET = "observe-test-jwt-secret-0123456789abcdef012345"
@@ -42,3 +44,26 @@ async def client(prepare: Callable[[FastAPI], None] | None = None, **values: Any
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def access_lines() -> Any:
+    """The lines the access log writes meanwhile."""
+    logger = logging.getLogger(ACCESS_LOGGER)
+    handler, level = Lines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler.lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -8,9 +8,7 @@ process's, so each test compares two scrapes.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import time
 from typing import Any
 
@@ -19,8 +17,7 @@ import jwt
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from graphql_api.server.observe import ACCESS_LOGGER
-from tests.harness.service_app import ADMIN, JWT_SECRET, KEY, TOKEN_QUERY, client
+from tests.harness.service_app import ADMIN, JWT_SECRET, KEY, TOKEN_QUERY, access_lines, client
 
 
 async def scrape(http: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -39,7 +36,7 @@ def requests(face: str, operation: str, status: int) -> tuple[str, tuple[tuple[s
     return "gxrtc_requests_total", tuple(sorted(labels.items()))
 
 
-@pytest.mark.parametrize("telemetry", [False, True], ids=["exact-routes", "router"])
+@pytest.mark.parametrize("telemetry", [False, True], ids=["telemetry-off", "telemetry-on"])
 async def test_requests_are_counted_by_face_operation_and_status(telemetry: bool) -> None:
     async with client(telemetry=telemetry) as http:
         before = await scrape(http)
@@ -103,28 +100,6 @@ async def test_without_metrics_requests_are_not_counted() -> None:
     key = requests("rest", "/api/v1/room/token", 200)
     assert after.get(key, 0.0) == before.get(key, 0.0)
     assert after[("gxrtc_tokens_minted_total", ())] - before[("gxrtc_tokens_minted_total", ())] == 2
-
-
-class Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@contextlib.contextmanager
-def access_lines() -> Any:
-    logger = logging.getLogger(ACCESS_LOGGER)
-    handler, level = Lines(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield handler.lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 async def test_one_json_line_per_request_without_credentials() -> None:

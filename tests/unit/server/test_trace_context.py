@@ -1,9 +1,9 @@
 """W3C trace context: with GXRTC_TELEMETRY on, FastAPI's native OpenTelemetry takes a caller's
 `traceparent` as the parent of the request's span, so the service's spans join the caller's trace.
 
-No SDK is installed here (an operator brings one, with its exporter and sets it as the global
-provider). The test hands this app a provider of the API's no-op tracers, which carry the extracted
-parent as the current span, which is what a route sees; the process's global provider stays untouched.
+An operator brings an SDK, with its exporter, and sets it as the global provider; this test needs none
+(tests/unit/server/test_tracing.py records spans with the SDK). It hands this app a provider of the
+API's no-op tracers, which carry the extracted parent as the current span, which is what a route sees.
 """
 
 from __future__ import annotations
