@@ -25,6 +25,7 @@ __all__ = ["IDENTITIES", "read_bulk_params", "split_identities"]
 
 IDENTITIES = "identities"
 _LIST_KEYS = frozenset({IDENTITIES, "sources"})
+_SCALAR_KEYS = frozenset({"reason", "duration", "permission"})
 _MAX_FORM_FIELDS = MAX_FIELDS + MAX_BULK_IDENTITIES
 
 
@@ -79,7 +80,8 @@ async def read_bulk_params(request: Request) -> tuple[dict[str, str], dict[str, 
                     continue
                 if key in _LIST_KEYS:
                     lists[key] = _json_list(key, value)
-                else:
+                elif key in _SCALAR_KEYS or isinstance(value, str):
+                    # Keys the API does not know are ignored, as a form's would be.
                     params[key] = _json_scalar(key, value)
     elif content_type in ("application/x-www-form-urlencoded", "", "text/plain"):
         try:

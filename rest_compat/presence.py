@@ -12,7 +12,7 @@ from graphql_api.core import presence as presence_ops
 
 from .envelope import EnvelopeResponse, ok
 from .identities import IDENTITIES, split_identities
-from .openapi import query_parameters, responses
+from .openapi import NAME, responses
 from .table import caller, router
 
 __all__ = ["presence"]
@@ -46,16 +46,23 @@ _PRESENCE = {
 @router.get(
     "/presence",
     openapi_extra={
-        **query_parameters(
+        "parameters": [
             {
-                IDENTITIES: {
+                "name": IDENTITIES,
+                "in": "query",
+                "required": True,
+                "style": "form",
+                "explode": False,
+                # What a URL always carries; GraphQL's presence takes up to MAX_PRESENCE_IDENTITIES.
+                "schema": {
                     "type": "array",
-                    "items": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "items": {**NAME, "maxLength": 32},
                     "minItems": 1,
-                    "maxItems": presence_ops.MAX_PRESENCE_IDENTITIES,
-                }
+                    "maxItems": 20,
+                    "description": f"at most {presence_ops.MAX_PRESENCE_IDENTITIES} distinct, as a URL allows",
+                },
             }
-        ),
+        ],
         **responses(_PRESENCE, "the rooms each identity is in now, among those the caller may read"),
     },
 )
