@@ -41,7 +41,8 @@ async def test_a_bulk_kick_answers_each_identity(core: Core, service: FakeRoomSe
         ("NOT_FOUND", "participant not found"),
         ("NOT_FOUND", "participant not found"),
     ]
-    assert results[10].error is not None and results[10].error.code == "BAD_USER_INPUT"
+    assert results[10].error is not None
+    assert results[10].error.code == "BAD_USER_INPUT"
     assert service.participants["ours"] == {}
     assert set(service.participants["theirs"]) == {"elsewhere"}  # another room's participant is untouched
 
@@ -115,7 +116,8 @@ async def test_a_bulk_mute_mutes_the_sources_asked_and_each_item_is_checked(
     assert muted == {"TR_a_mic": True, "TR_b_mic": True, "TR_b_cam": True}
     # Unmuting is refused by this LiveKit: each item says so, as the single act would.
     results = await bulk.mute_participants(core, MODERATOR, "ours", ["a"], muted=False)
-    assert results[0].error is not None and results[0].error.code == "CONFLICT"
+    assert results[0].error is not None
+    assert results[0].error.code == "CONFLICT"
 
 
 async def test_bulk_permissions_keep_the_grant_rules_per_item(core: Core, service: FakeRoomService) -> None:
