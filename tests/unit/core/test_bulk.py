@@ -79,7 +79,8 @@ async def test_the_maximum_and_the_list_are_enforced(core: Core, service: FakeRo
     # The maximum counts distinct identities.
     results = await bulk.kick_participants(core, ADMIN, "ours", too_many[:-1] + too_many[:10])
     assert len(results) == bulk.MAX_BULK_IDENTITIES
-    for empty in ([], None):
+    nothing: tuple[list[str] | None, ...] = ([], None)
+    for empty in nothing:
         with pytest.raises(InvalidParameter) as refused:
             await bulk.kick_participants(core, ADMIN, "ours", empty)
         assert refused.value.param == "identities"
