@@ -7,7 +7,7 @@
   naive loop a client would run without it: ListRooms, then ListParticipants of every room (16 in flight,
   its best case), straight to LiveKit. The two answers are compared before anything is timed.
 
-`python -m bench.bulk` runs only these two, on a LiveKit of its own.
+`python -m bench.bulk [GXRTC_SETTING=value ...]` runs only these two, on a LiveKit of its own.
 """
 
 from __future__ import annotations
@@ -142,11 +142,11 @@ async def _presence(stack: Stack, client: ServiceClient, pool: PoolProcess, roun
     }
 
 
-async def bulk_run(stack: Stack, *, presence_rounds: int = 30) -> dict[str, Any]:
-    """Both comparisons, on a service of their own (one worker)."""
+async def bulk_run(stack: Stack, *, presence_rounds: int = 30, **settings: str) -> dict[str, Any]:
+    """Both comparisons, on a service of their own (one worker, with `settings` as its environment's)."""
     pool = PoolProcess(stack.livekit.ws_url, stack.livekit.api_key, stack.livekit.api_secret)
     try:
-        with running_service(stack, 1) as running:
+        with running_service(stack, 1, **settings) as running:
             async with ServiceClient(running.base_url, stack.key, timeout=60) as client:
                 print(f"  bulk kick: {BULK_IDENTITIES} identities, {BULK_TRIES} tries each way", flush=True)
                 kicks = await _bulk_kicks(stack, client, pool)
