@@ -19,7 +19,7 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from livekit import api
 from livekit.protocol import room as room_proto
@@ -146,7 +146,8 @@ async def bulk_run(stack: Stack, *, presence_rounds: int = 30, **settings: str) 
     """Both comparisons, on a service of their own (one worker, with `settings` as its environment's)."""
     pool = PoolProcess(stack.livekit.ws_url, stack.livekit.api_key, stack.livekit.api_secret)
     try:
-        with running_service(stack, 1, **settings) as running:
+        # Settings only: none of them is `port` (mypy cannot tell from the dict's type).
+        with running_service(stack, 1, **cast(dict[str, Any], settings)) as running:
             async with ServiceClient(running.base_url, stack.key, timeout=60) as client:
                 print(f"  bulk kick: {BULK_IDENTITIES} identities, {BULK_TRIES} tries each way", flush=True)
                 kicks = await _bulk_kicks(stack, client, pool)
