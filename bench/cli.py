@@ -19,6 +19,7 @@ from livekit.protocol import room as room_proto
 
 from tests.harness.livekit_server import LiveKitServer, LiveKitServerError
 
+from .bulk import bulk_rows, bulk_run
 from .client import BenchError, ServiceClient
 from .load import CREATE_TOKEN_MUTATION, WrkError, ensure_wrk
 from .moderation import audit_rows, audit_run, ban_enforcement
@@ -163,6 +164,8 @@ async def _main_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
     out["ban_enforcement"] = await ban_enforcement(stack)
     print("\n[request metrics' cost]", flush=True)
     out["metrics_cost"] = metrics_cost(stack, config)
+    print("\n[bulk acts and presence]", flush=True)
+    out["bulk"] = await bulk_run(stack)
     return out
 
 
@@ -304,6 +307,8 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
         rows += audit_rows(results)
     if "metrics_cost" in results:
         rows += metrics_rows(results)
+    if "bulk" in results:
+        rows += bulk_rows(results)
     # On a shared machine other people's work competes for the same cores: processes of this
     # machine that are not ours, and the time the hypervisor gave our CPUs to other machines.
     phases: list[tuple[str, dict[str, float]]] = [

@@ -209,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reconciler = asyncio.create_task(Reconciler(core).run(settings.reconcile_interval_seconds))
         retention = asyncio.create_task(keep_audit_trail_within(store, settings.audit_retention_days))
         rules_follower = asyncio.create_task(follow_rules(core))
+        presence_sweeper = asyncio.create_task(core.presence.run(core, settings.presence_sweep_seconds))
         # What start-up made (modules, the schema, settings) lives as long as the process. Frozen,
         # it is out of the collector's way: a full collection walked all of it now and then under
         # GraphQL load, which was most of GraphQL's p99 (docs/performance.md).
@@ -218,7 +219,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             stop_listening()
-            for task in (reconciler, retention, rules_follower):
+            for task in (reconciler, retention, rules_follower, presence_sweeper):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -98,6 +98,14 @@ class Settings(BaseSettings):
     fanout_concurrency: int = Field(
         default=16, gt=0, description="LiveKit calls in flight at once when one request lists many rooms' participants."
     )
+    bulk_concurrency: int = Field(
+        default=16, gt=0, description="LiveKit calls in flight at once for one bulk act (kickParticipants, ...)."
+    )
+    presence_sweep_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the presence index is rebuilt from every room's participants; events keep it between.",
+    )
     participant_cache_seconds: float = Field(
         default=1.0,
         ge=0,

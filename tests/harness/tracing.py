@@ -48,6 +48,12 @@ class Spans:
         assert len(found) == 1, (name, [span.name for span in self.all()])
         return found[0]
 
+    def under(self, ancestor: ReadableSpan, name: str) -> ReadableSpan:
+        """The one span of that name below `ancestor` (background work, such as presence's sweep, has its own)."""
+        found = [span for span in self.named(name) if ancestor in self.ancestors(span)]
+        assert len(found) == 1, (name, [span.name for span in self.all()])
+        return found[0]
+
     def parent(self, span: ReadableSpan) -> ReadableSpan | None:
         if span.parent is None:
             return None
