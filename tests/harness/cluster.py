@@ -1,0 +1,148 @@
+"""The reference deployment of `make cluster`, for the instance-death test: the same pieces, on free ports.
+
+LiveKit (its webhooks sent to nginx), PostgreSQL (one cluster, one database), Redis, the store migrated
+once with `python -m graphql_api migrate`, N instances of `python -m graphql_api` in production mode
+(each on its own loopback port, trusting X-Forwarded-For from nginx's address only), and nginx in front,
+configured from dev/nginx/gxrtc.conf.template as dev/cluster.sh configures it. The instances start side
+by side, so three cost about what one does to wait for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
+from tests.harness.nginx_server import NginxServer
+from tests.harness.ports import free_port
+from tests.harness.postgres_server import PostgresServer
+from tests.harness.redis_server import RedisServer
+from tests.harness.service import ROOT, Service
+
+__all__ = ["ADMIN", "ADMIN_KEY", "Cluster", "run_cluster"]
+
+ADMIN_KEY = "cluster-admin-key-0123456789abcdef0123456789"
+ADMIN = {"authorization": f"Bearer {ADMIN_KEY}"}
+MAX_BODY_BYTES = 65536
+
+
+@dataclass
+class Cluster:
+    livekit: LiveKitServer
+    redis: RedisServer
+    postgres: PostgresServer
+    database_url: str
+    instances: list[Service]
+    nginx: NginxServer
+
+    def address(self, instance: Service) -> str:
+        """The instance as nginx names it in X-Gxrtc-Upstream."""
+        return instance.base_url.removeprefix("http://")
+
+
+def instance_settings(livekit: LiveKitServer, database_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        "LIVEKIT_URL": livekit.url,
+        "LIVEKIT_API_KEY": livekit.api_key,
+        "LIVEKIT_API_SECRET": livekit.api_secret,
+        "GXRTC_LIVEKIT_CLIENT_URL": livekit.ws_url,
+        "GXRTC_ENV": "production",
+        "GXRTC_ADMIN_KEY": ADMIN_KEY,
+        "GXRTC_DATABASE_URL": database_url,
+        "GXRTC_REDIS_URL": redis_url,
+        "GXRTC_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+        # Every caller comes through nginx: its address is the one proxy whose X-Forwarded-For counts.
+        "FORWARDED_ALLOW_IPS": "127.0.0.1",
+        # The load comes from one address; the brake on guessing is tested in test_auth_brake.py.
+        "GXRTC_AUTH_BRAKE_FAILURES": "1000000",
+    }
+
+
+def _environment(settings: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "GXRTC_", "FORWARDED_"))}
+    env.update(settings)
+    return env
+
+
+def _migrate(settings: Mapping[str, str]) -> None:
+    """Once, before any instance starts, as an operator would."""
+    done = subprocess.run(
+        [sys.executable, "-m", "graphql_api", "migrate"],
+        cwd=ROOT, env=_environment(settings), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"`python -m graphql_api migrate` failed:\n{done.stdout}{done.stderr}")
+
+
+def _spawn(settings: Mapping[str, str], port: int, workdir: Path) -> Service:
+    env = _environment(settings)
+    env.update({"GXRTC_HOST": "127.0.0.1", "GXRTC_PORT": str(port), "GXRTC_STATE_DIR": str(workdir / f"state-{port}")})
+    log_path = workdir / f"instance-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "graphql_api"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    return Service(base_url=f"http://127.0.0.1:{port}", log_path=log_path, process=process)
+
+
+def _wait_healthy(instances: list[Service], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    waiting = list(instances)
+    while waiting:
+        for instance in list(waiting):
+            if instance.process.poll() is not None:
+                raise RuntimeError(f"an instance exited with {instance.process.returncode}:\n{instance.log_tail()}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{instance.base_url}/readyz", timeout=1).status_code == 200:
+                    waiting.remove(instance)
+        if waiting and time.monotonic() > deadline:
+            raise RuntimeError(f"instances not ready within {timeout}s:\n{waiting[0].log_tail()}")
+        time.sleep(0.1)
+
+
+def _stop(instance: Service) -> None:
+    process = instance.process
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def run_cluster(workdir: Path, *, instances: int = 3, startup_timeout: float = 120) -> Iterator[Cluster]:
+    nginx_port = free_port()
+    ports = [free_port() for _ in range(instances)]
+    with contextlib.ExitStack() as stack:
+        livekit = LiveKitServer(
+            node_ip=node_ip_from_environment(),
+            workdir=workdir / "livekit",
+            webhook_urls=[f"http://127.0.0.1:{nginx_port}/webhooks/livekit"],
+        )
+        livekit.start()
+        stack.callback(livekit.stop)
+        redis = stack.enter_context(RedisServer(workdir=workdir / "redis"))
+        postgres = stack.enter_context(PostgresServer())
+        database_url = postgres.create_database("gxrtc")
+        settings = instance_settings(livekit, database_url, redis.url)
+        _migrate(settings)
+        running: list[Service] = []
+        instance_dir = Path(tempfile.mkdtemp(prefix="gxrtc-cluster-", dir=workdir))
+        for port in ports:
+            running.append(_spawn(settings, port, instance_dir))
+            stack.callback(_stop, running[-1])
+        _wait_healthy(running, startup_timeout)
+        nginx = stack.enter_context(NginxServer(ports, max_body_bytes=MAX_BODY_BYTES, port=nginx_port))
+        yield Cluster(livekit, redis, postgres, database_url, running, nginx)
