@@ -1,7 +1,7 @@
 """The reference deployment of `make cluster`, for the instance-death test: the same pieces, on free ports.
 
 LiveKit (its webhooks sent to nginx), PostgreSQL (one cluster, one database), Redis, the store migrated
-once with `python -m graphql_api migrate`, N instances of `python -m graphql_api` in production mode
+once (what `python -m graphql_api migrate` runs), N instances of `python -m graphql_api` in production mode
 (each on its own loopback port, trusting X-Forwarded-For from nginx's address only), and nginx in front,
 configured from dev/nginx/gxrtc.conf.template as dev/cluster.sh configures it. The instances start side
 by side, so three cost about what one does to wait for.
@@ -28,6 +28,7 @@ from tests.harness.ports import free_port
 from tests.harness.postgres_server import PostgresServer
 from tests.harness.redis_server import RedisServer
 from tests.harness.service import ROOT, Service
+from tests.harness.service import _migrate as migrate
 
 __all__ = ["ADMIN", "ADMIN_KEY", "Cluster", "run_cluster"]
 
@@ -70,18 +71,12 @@ def instance_settings(livekit: LiveKitServer, database_url: str, redis_url: str)
 
 def _environment(settings: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "GXRTC_", "FORWARDED_"))}
+    # The one ambient setting a test run passes on, as tests/harness/service.py does.
+    speedups = os.environ.get("GXRTC_SPEEDUPS")
+    if speedups is not None:
+        env["GXRTC_SPEEDUPS"] = speedups
     env.update(settings)
     return env
-
-
-def _migrate(settings: Mapping[str, str]) -> None:
-    """Once, before any instance starts, as an operator would."""
-    done = subprocess.run(
-        [sys.executable, "-m", "graphql_api", "migrate"],
-        cwd=ROOT, env=_environment(settings), capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"`python -m graphql_api migrate` failed:\n{done.stdout}{done.stderr}")
 
 
 def _spawn(settings: Mapping[str, str], port: int, workdir: Path) -> Service:
@@ -122,7 +117,10 @@ def _stop(instance: Service) -> None:
 
 
 @contextlib.contextmanager
-def run_cluster(workdir: Path, *, instances: int = 3, startup_timeout: float = 120) -> Iterator[Cluster]:
+def run_cluster(
+    workdir: Path, *, postgres: PostgresServer | None = None, instances: int = 3, startup_timeout: float = 120
+) -> Iterator[Cluster]:
+    """The deployment, stopped in reverse order at the end; on `postgres` (a fresh database in it) if given."""
     nginx_port = free_port()
     ports = [free_port() for _ in range(instances)]
     with contextlib.ExitStack() as stack:
@@ -134,10 +132,13 @@ def run_cluster(workdir: Path, *, instances: int = 3, startup_timeout: float = 1
         livekit.start()
         stack.callback(livekit.stop)
         redis = stack.enter_context(RedisServer(workdir=workdir / "redis"))
-        postgres = stack.enter_context(PostgresServer())
-        database_url = postgres.create_database("gxrtc")
+        if postgres is None:
+            postgres = stack.enter_context(PostgresServer())
+        database_url = postgres.create_database()
         settings = instance_settings(livekit, database_url, redis.url)
-        _migrate(settings)
+        # Once, before any instance starts, as `python -m graphql_api migrate` would (in this process: one
+        # interpreter fewer to start on a loaded machine).
+        migrate({**settings, "GXRTC_STATE_DIR": str(workdir / "migrate")})
         running: list[Service] = []
         instance_dir = Path(tempfile.mkdtemp(prefix="gxrtc-cluster-", dir=workdir))
         for port in ports:

@@ -31,6 +31,7 @@ from tests.harness.cluster import ADMIN, Cluster, run_cluster
 from tests.harness.graphql_ws import SubscriptionClient
 from tests.harness.load import percentile
 from tests.harness.participants import ParticipantPool
+from tests.harness.postgres_server import PostgresServer
 from tests.harness.reporting import report
 from tests.harness.service import Service
 
@@ -52,8 +53,10 @@ SUBSCRIBE = "subscription($room: String) { roomEvents(room: $room) { kind partic
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    with run_cluster(tmp_path_factory.mktemp("cluster")) as running:
+def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer) -> Iterator[Cluster]:
+    if not postgres_server.running:  # a store test may have killed the session's cluster
+        postgres_server.restart()
+    with run_cluster(tmp_path_factory.mktemp("cluster"), postgres=postgres_server) as running:
         yield running
 
 
