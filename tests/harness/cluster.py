@@ -66,6 +66,10 @@ def instance_settings(livekit: LiveKitServer, database_url: str, redis_url: str)
         "FORWARDED_ALLOW_IPS": "127.0.0.1",
         # The load comes from one address; the brake on guessing is tested in test_auth_brake.py.
         "GXRTC_AUTH_BRAKE_FAILURES": "1000000",
+        # Deadlines for a test machine that other suites load too: what the test measures is an instance's
+        # death, not how a crowded machine meets the defaults (5 s to LiveKit, 3 s a transaction).
+        "GXRTC_LIVEKIT_TIMEOUT_SECONDS": "10",
+        "GXRTC_DATABASE_TIMEOUT_SECONDS": "10",
     }
 
 
