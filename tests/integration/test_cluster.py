@@ -85,6 +85,8 @@ class Subscriber:
     new_upstream: str | None = None
     failures: list[str] = field(default_factory=list)
     replacement: SubscriptionClient | None = None
+    first_after: str | None = None
+    """The kind of the first event on the new connection."""
     key: str = "1"
 
 
@@ -93,8 +95,9 @@ def chain(header: str) -> list[str]:
     return [address for address in header.split(", ") if address]
 
 
-async def subscribe(url: str, room: str) -> tuple[SubscriptionClient, str, str, float]:
-    """A graphql-ws connection through nginx with one subscription; which instance took it; SNAPSHOT's arrival."""
+async def subscribe(url: str, room: str) -> tuple[SubscriptionClient, str, str, float, str]:
+    """A graphql-ws connection through nginx with one subscription: the client, the instance that took it, the
+    subscription's id, and the first event's arrival and kind."""
     client = SubscriptionClient(url, ADMIN["authorization"])
     try:
         await asyncio.wait_for(client.connect(), 15)
@@ -105,8 +108,7 @@ async def subscribe(url: str, room: str) -> tuple[SubscriptionClient, str, str, 
     except BaseException:
         await client.aclose()
         raise
-    assert first["kind"] == "SNAPSHOT", first
-    return client, chain(upstream)[-1], key, at
+    return client, chain(upstream)[-1], key, at, first["kind"]
 
 
 async def follow(subscriber: Subscriber, url: str, room: str, deadline: float) -> None:
@@ -116,13 +118,13 @@ async def follow(subscriber: Subscriber, url: str, room: str, deadline: float) -
     subscriber.closed_at = time.monotonic()
     while time.monotonic() < deadline:
         try:
-            client, upstream, key, at = await subscribe(url, room)
+            client, upstream, key, at, kind = await subscribe(url, room)
         except Exception as exc:  # tried again: nginx may not know yet
             subscriber.failures.append(repr(exc)[:200])
             await asyncio.sleep(0.2)
             continue
         subscriber.replacement, subscriber.new_upstream, subscriber.key = client, upstream, key
-        subscriber.snapshot_at = at
+        subscriber.snapshot_at, subscriber.first_after = at, kind
         return
 
 
@@ -305,7 +307,8 @@ async def test_one_instance_killed_under_load(
     http = httpx.AsyncClient(base_url=cluster.nginx.url, headers=ADMIN, timeout=15, event_hooks={"response": [note]})
     async with http, publishing(cluster, room_name, PUBLISHERS) as publishers:
         opened = await asyncio.gather(*(subscribe(ws_url, room_name) for _ in range(SUBSCRIBERS)))
-        subscribers = [Subscriber(client, upstream, key=key) for client, upstream, key, _ in opened]
+        assert [kind for *_, kind in opened] == ["SNAPSHOT"] * SUBSCRIBERS
+        subscribers = [Subscriber(client, upstream, key=key) for client, upstream, key, *_ in opened]
         spread = Counter(s.upstream for s in subscribers)
         assert set(spread) == {dead, *survivors}, f"nginx spread the subscribers as {spread}"
         counted_before = {address: rest_requests(i) for address, i in survivors.items()}
@@ -331,6 +334,7 @@ async def test_one_instance_killed_under_load(
             for s in subscribers:
                 if s.upstream == dead:
                     assert s.snapshot_at is not None, f"never resubscribed: {s.failures[-3:]}"
+                    assert s.first_after == "SNAPSHOT", s.first_after
                     assert s.new_upstream in survivors, s.new_upstream
                 else:
                     assert s.closed_at is None, f"a subscriber on a survivor ({s.upstream}) lost its connection"
