@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from graphql_api.core.store.tables import audit_events
-from tests.harness.cluster import ADMIN, Cluster, run_cluster
+from tests.harness.cluster import ADMIN, MAX_BODY_BYTES, Cluster, run_cluster
 from tests.harness.graphql_ws import SubscriptionClient
 from tests.harness.load import percentile
 from tests.harness.participants import ParticipantPool
@@ -289,6 +289,21 @@ async def settled_counts(
         if counted == expected or time.monotonic() > deadline:
             return counted
         await asyncio.sleep(0.2)
+
+
+async def test_nginx_bounds_bodies_as_the_service_does_and_answers_in_its_envelope(cluster: Cluster) -> None:
+    """One byte over GXRTC_MAX_BODY_BYTES is refused by nginx before any instance sees it, in the envelope."""
+    async with httpx.AsyncClient(base_url=cluster.nginx.url, headers=ADMIN, timeout=15) as http:
+        over = await http.post("/api/v1/room/", content=b"room=x&metadata=" + b"m" * MAX_BODY_BYTES)
+        assert over.status_code == 413
+        assert over.json()["meta"] == {
+            "code": 413,
+            "message": over.json()["meta"]["message"],
+            "error": "payload too large",
+        }
+        assert UPSTREAM not in over.headers  # no instance was asked
+        within = await http.post("/api/v1/room/", data={"room": "bounded-body", "metadata": "m" * 1000})
+        assert within.status_code == 200, within.text
 
 
 async def test_one_instance_killed_under_load(
