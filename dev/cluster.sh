@@ -140,24 +140,11 @@ for ((i = 0; i < n; i++)); do
     curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:${instance_ports[i]}/readyz"
 done
 
-# nginx, from the template the instance-death test uses too.
+# nginx, from the template, rendered as for the instance-death test.
 ngx=$shared/nginx
 mkdir -p "$ngx"
 [[ ${#as_nobody[@]} == 0 ]] || chmod 755 "$ngx"
-servers=""
-for p in "${instance_ports[@]}"; do
-  servers+="        server 127.0.0.1:$p max_fails=1 fail_timeout=5s;"$'\n'
-done
-user=""
-[[ ${#as_nobody[@]} == 0 ]] || user="user nobody nogroup;"
-while IFS= read -r line || [[ -n $line ]]; do
-  if [[ $line == "@SERVERS@" ]]; then printf '%s' "$servers"; continue; fi
-  line=${line//@DIR@/$ngx}
-  line=${line//@USER@/$user}
-  line=${line//@LISTEN@/127.0.0.1:$port}
-  line=${line//@MAX_BODY@/$GXRTC_MAX_BODY_BYTES}
-  printf '%s\n' "$line"
-done <dev/nginx/gxrtc.conf.template >"$ngx/nginx.conf"
+dev/nginx/render.sh "$ngx" "127.0.0.1:$port" "$GXRTC_MAX_BODY_BYTES" "${instance_ports[@]}" >"$ngx/nginx.conf"
 "$nginx_bin" -t -q -p "$ngx" -c "$ngx/nginx.conf" -e "$ngx/error.log"
 "$nginx_bin" -p "$ngx" -c "$ngx/nginx.conf" -e "$ngx/error.log" >"$dir/nginx.log" 2>&1 &
 pids+=($!)

@@ -1,14 +1,13 @@
 """nginx in front of service instances, from the same template `make cluster` uses (dev/nginx/).
 
-The config is dev/nginx/gxrtc.conf.template with its @NAME@ placeholders filled in (as dev/cluster.sh
-fills them), checked with `nginx -t`, and run in the foreground with its own directory for pid, logs and
+The config is what dev/nginx/render.sh makes of dev/nginx/gxrtc.conf.template, as for dev/cluster.sh,
+checked with `nginx -t`, and run in the foreground with its own directory for pid, logs and
 temp files. Listens on 127.0.0.1 only. As root its workers run as `nobody`, as Debian's would.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -23,15 +22,12 @@ from typing import IO, Self
 from tests.harness.binaries import resolve_binary
 from tests.harness.ports import free_port
 
-__all__ = ["TEMPLATE", "NginxServer", "NginxServerError", "find_nginx_binary", "render"]
+__all__ = ["RENDER", "NginxServer", "NginxServerError", "find_nginx_binary", "render"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO_ROOT / "dev" / "install-nginx.sh"
-TEMPLATE = REPO_ROOT / "dev" / "nginx" / "gxrtc.conf.template"
+RENDER = REPO_ROOT / "dev" / "nginx" / "render.sh"
 HOST = "127.0.0.1"
-MAX_FAILS = 1
-FAIL_TIMEOUT_SECONDS = 5
-"""The passive health check's settings, as dev/cluster.sh writes them."""
 
 
 class NginxServerError(RuntimeError):
@@ -44,21 +40,14 @@ def find_nginx_binary() -> str:
 
 
 def render(directory: Path, listen_port: int, upstream_ports: Sequence[int], max_body_bytes: int) -> str:
-    """The template with its placeholders filled in, as dev/cluster.sh fills them."""
-    servers = "\n".join(
-        f"        server {HOST}:{port} max_fails={MAX_FAILS} fail_timeout={FAIL_TIMEOUT_SECONDS}s;"
-        for port in upstream_ports
-    )
-    text = TEMPLATE.read_text()
-    for name, value in (
-        ("@SERVERS@", servers),
-        ("@USER@", "user nobody nogroup;" if os.geteuid() == 0 else ""),
-        ("@LISTEN@", f"{HOST}:{listen_port}"),
-        ("@MAX_BODY@", str(max_body_bytes)),
-        ("@DIR@", str(directory)),
-    ):
-        text = text.replace(name, value)
-    return text
+    """The config dev/nginx/render.sh makes from the template, as for dev/cluster.sh."""
+    done = subprocess.run(
+        [str(RENDER), str(directory), f"{HOST}:{listen_port}", str(max_body_bytes), *map(str, upstream_ports)],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise NginxServerError(f"{RENDER} failed: {done.stderr}")
+    return done.stdout
 
 
 class NginxServer:
