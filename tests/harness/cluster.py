@@ -3,7 +3,7 @@
 LiveKit (its webhooks sent to nginx), PostgreSQL (one cluster, one database), Redis, the store migrated
 once (what `python -m graphql_api migrate` runs), N instances of `python -m graphql_api` in production mode
 (each on its own loopback port, trusting X-Forwarded-For from nginx's address only), and nginx in front,
-configured from dev/nginx/gxrtc.conf.template as dev/cluster.sh configures it. The instances start side
+configured by dev/nginx/render.sh as for dev/cluster.sh. The instances start side
 by side, so three cost about what one does to wait for.
 """
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
 from tests.harness.nginx_server import NginxServer
@@ -30,11 +31,13 @@ from tests.harness.redis_server import RedisServer
 from tests.harness.service import ROOT, Service
 from tests.harness.service import _migrate as migrate
 
-__all__ = ["ADMIN", "ADMIN_KEY", "Cluster", "run_cluster"]
+__all__ = ["ADMIN", "ADMIN_KEY", "MAX_BODY_BYTES", "UPSTREAM", "Cluster", "api_requests", "chain", "run_cluster"]
 
 ADMIN_KEY = "cluster-admin-key-0123456789abcdef0123456789"
 ADMIN = {"authorization": f"Bearer {ADMIN_KEY}"}
 MAX_BODY_BYTES = 65536
+UPSTREAM = "x-gxrtc-upstream"
+"""nginx's header naming the instances it tried for a request (dev/nginx/gxrtc.conf.template)."""
 
 
 @dataclass
@@ -49,6 +52,23 @@ class Cluster:
     def address(self, instance: Service) -> str:
         """The instance as nginx names it in X-Gxrtc-Upstream."""
         return instance.base_url.removeprefix("http://")
+
+
+def chain(header: str) -> list[str]:
+    """X-Gxrtc-Upstream: the instances nginx tried for a request, in order; the last one answered."""
+    return [address for address in header.split(", ") if address]
+
+
+def api_requests(instance: Service) -> float:
+    """The instance's own count of REST and GraphQL requests, read from its /metrics with the admin credential."""
+    answer = httpx.get(f"{instance.base_url}/metrics", headers=ADMIN, timeout=10)
+    answer.raise_for_status()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+        if sample.name == "gxrtc_requests_total" and sample.labels.get("face") in ("rest", "graphql")
+    )
 
 
 def instance_settings(livekit: LiveKitServer, database_url: str, redis_url: str) -> dict[str, str]:

@@ -22,12 +22,11 @@ import aiohttp
 import httpx
 import pytest
 from livekit import api
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from graphql_api.core.store.tables import audit_events
-from tests.harness.cluster import ADMIN, MAX_BODY_BYTES, Cluster, run_cluster
+from tests.harness.cluster import ADMIN, MAX_BODY_BYTES, UPSTREAM, Cluster, api_requests, chain, run_cluster
 from tests.harness.graphql_ws import SubscriptionClient
 from tests.harness.load import livekit_api, percentile
 from tests.harness.participants import ParticipantPool
@@ -48,7 +47,6 @@ it refuses (proxy_connect_timeout, 1 s, bounds a hung one), and a request may ha
 connection to it before its close was seen. Generous for a loaded machine; much shorter than the load."""
 RECONNECT_BOUND = 10.0
 """Kill to SNAPSHOT on the new connection, for a subscriber that was on the dead instance."""
-UPSTREAM = "x-gxrtc-upstream"
 SUBSCRIBE = "subscription($room: String) { roomEvents(room: $room) { kind participant { identity } } }"
 
 
@@ -90,11 +88,6 @@ class Subscriber:
     key: str = "1"
 
 
-def chain(header: str) -> list[str]:
-    """X-Gxrtc-Upstream: the instances nginx tried for a request, in order; the last one answered."""
-    return [address for address in header.split(", ") if address]
-
-
 async def subscribe(url: str, room: str) -> tuple[SubscriptionClient, str, str, float, str]:
     """A graphql-ws connection through nginx with one subscription: the client, the instance that took it, the
     subscription's id, and the first event's arrival and kind."""
@@ -128,44 +121,42 @@ async def follow(subscriber: Subscriber, url: str, room: str, deadline: float) -
         return
 
 
-def plan(index: int, room: str, publishers: list[str]) -> tuple[str, str, str, dict[str, str] | None]:
-    """The index-th request: kind, method, path under /api/v1, form. Tokens, reads and moderation acts."""
+ROOMS_QUERY = "{ rooms { name numParticipants } }"
+Form = dict[str, str]
+
+
+def plan(index: int, room: str, publishers: list[str]) -> tuple[str, str, str, Form | None, dict[str, str] | None]:
+    """The index-th request: kind, method, path, form, JSON. Tokens, reads on both faces, moderation acts."""
     slot = index % 10
     if slot < 3:
-        return "token", "POST", "/room/token", {"uid": f"user-{index}", "room": room}
+        return "token", "POST", "/api/v1/room/token", {"uid": f"user-{index}", "room": room}, None
     if slot < 5:
-        return "participants", "GET", f"/room/{room}/participants", None
+        return "participants", "GET", f"/api/v1/room/{room}/participants", None, None
     if slot < 6:
-        return "rooms", "GET", "/room/", None
+        if (index // 10) % 2:
+            return "graphql rooms", "POST", "/graphql", None, {"query": ROOMS_QUERY}
+        return "rooms", "GET", "/api/v1/room/", None, None
     if slot < 8:
-        return "ban", "POST", f"/room/{room}/participant/ghost-{index}/ban", {"reason": "load"}
+        return "ban", "POST", f"/api/v1/room/{room}/participant/ghost-{index}/ban", {"reason": "load"}, None
     speaker = publishers[index % len(publishers)]
-    return "mute", "POST", f"/room/{room}/participant/{speaker}/mute", {"source": "MICROPHONE"}
+    return "mute", "POST", f"/api/v1/room/{room}/participant/{speaker}/mute", {"source": "MICROPHONE"}, None
 
 
 async def send(session: aiohttp.ClientSession, t0: float, index: int, room: str, publishers: list[str]) -> Answer:
-    kind, method, path, form = plan(index, room, publishers)
+    kind, method, path, form, payload = plan(index, room, publishers)
     request_id = f"cluster-{index}-{uuid.uuid4().hex[:8]}"
     start = time.monotonic()
     try:
-        async with session.request(method, f"/api/v1{path}", data=form, headers={"x-request-id": request_id}) as r:
-            await r.read()
-            status, upstreams = r.status, chain(r.headers.get(UPSTREAM, ""))
+        async with session.request(
+            method, path, data=form, json=payload, headers={"x-request-id": request_id}
+        ) as response:
+            body = await response.read()
+            status, upstreams = response.status, chain(response.headers.get(UPSTREAM, ""))
     except (aiohttp.ClientError, TimeoutError) as exc:
         return Answer(index, kind, request_id, start - t0, time.monotonic() - start, None, [], repr(exc))
+    if payload is not None and status == 200 and b'"errors"' in body:
+        status = 0  # answered, but with GraphQL errors: not a success
     return Answer(index, kind, request_id, start - t0, time.monotonic() - start, status, upstreams)
-
-
-def rest_requests(instance: Service) -> float:
-    """The instance's own count of REST requests, read from its /metrics with the admin credential."""
-    answer = httpx.get(f"{instance.base_url}/metrics", headers=ADMIN, timeout=10)
-    answer.raise_for_status()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(answer.text)
-        for sample in family.samples
-        if sample.name == "gxrtc_requests_total" and sample.labels.get("face") == "rest"
-    )
 
 
 @contextlib.asynccontextmanager
@@ -273,8 +264,8 @@ async def check_everyone_hears(http: httpx.AsyncClient, room: str, subscribers: 
 def attempts_on(addresses: dict[str, Service], upstream_chains: list[list[str]]) -> dict[str, int]:
     """How many requests nginx passed to each of `addresses`, from each answer's X-Gxrtc-Upstream."""
     expected = dict.fromkeys(addresses, 0)
-    for chain in upstream_chains:
-        for address in chain:
+    for tried in upstream_chains:
+        for address in tried:
             if address in expected:
                 expected[address] += 1
     return expected
@@ -283,11 +274,11 @@ def attempts_on(addresses: dict[str, Service], upstream_chains: list[list[str]])
 async def settled_counts(
     survivors: dict[str, Service], before: dict[str, float], expected: dict[str, int]
 ) -> dict[str, float]:
-    """Each survivor's REST requests since `before`, once they equal `expected` (a count lands as its
+    """Each survivor's REST and GraphQL requests since `before`, once they equal `expected` (a count lands as its
     answer is sent) or after a few seconds."""
     deadline = time.monotonic() + 5
     while True:
-        counted = {a: await asyncio.to_thread(rest_requests, i) - before[a] for a, i in survivors.items()}
+        counted = {a: await asyncio.to_thread(api_requests, i) - before[a] for a, i in survivors.items()}
         if counted == expected or time.monotonic() > deadline:
             return counted
         await asyncio.sleep(0.2)
@@ -326,7 +317,7 @@ async def test_one_instance_killed_under_load(cluster: Cluster, room_name: str, 
         subscribers = [Subscriber(client, upstream, key=key) for client, upstream, key, *_ in opened]
         spread = Counter(s.upstream for s in subscribers)
         assert set(spread) == {dead, *survivors}, f"nginx spread the subscribers as {spread}"
-        counted_before = {address: rest_requests(i) for address, i in survivors.items()}
+        counted_before = {address: api_requests(i) for address, i in survivors.items()}
         deadline = time.monotonic() + BEFORE_KILL + RECONNECT_BOUND + 5
         followers = [asyncio.create_task(follow(s, ws_url, room_name, deadline)) for s in subscribers]
         try:
@@ -360,7 +351,7 @@ async def test_one_instance_killed_under_load(cluster: Cluster, room_name: str, 
             await check_everyone_hears(http, room_name, subscribers)
 
             # The survivors' counters account for every request nginx says they answered, the checks' too
-            # (the scrapes are face "service", so not counted here).
+            # (the scrapes are face "service", and WebSockets are not HTTP requests: neither is counted here).
             expected = attempts_on(survivors, [a.upstreams for a in answers] + checked)
             counted = await settled_counts(survivors, counted_before, expected)
             assert counted == expected
@@ -393,6 +384,6 @@ async def test_one_instance_killed_under_load(cluster: Cluster, room_name: str, 
             f"survivors' p50 / p99 in the {AFTER_KILL:.0f}s after the kill: {percentile(during, 0.5) * 1000:.0f} / "
             f"{percentile(during, 0.99) * 1000:.0f} ms (before it: {percentile(before, 0.5) * 1000:.0f} / "
             f"{percentile(before, 0.99) * 1000:.0f} ms)",
-            f"survivors counted {counted} REST requests, as many as nginx saw them answer",
+            f"survivors counted {counted} REST and GraphQL requests, as many as nginx saw them answer",
         ],
     )
