@@ -289,11 +289,9 @@ async def test_nginx_bounds_bodies_as_the_service_does_and_answers_in_its_envelo
     async with httpx.AsyncClient(base_url=cluster.nginx.url, headers=ADMIN, timeout=15) as http:
         over = await http.post("/api/v1/room/", content=b"room=x&metadata=" + b"m" * MAX_BODY_BYTES)
         assert over.status_code == 413
-        assert over.json()["meta"] == {
-            "code": 413,
-            "message": over.json()["meta"]["message"],
-            "error": "payload too large",
-        }
+        meta = over.json()["meta"]
+        assert (meta["code"], meta["error"]) == (413, "payload too large")
+        assert str(MAX_BODY_BYTES) in meta["message"]
         assert UPSTREAM not in over.headers  # no instance was asked
         within = await http.post("/api/v1/room/", data={"room": "bounded-body", "metadata": "m" * 1000})
         assert within.status_code == 200, within.text
