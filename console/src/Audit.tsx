@@ -3,7 +3,7 @@
 // say something happened (`changes`), never on a timer; the whole trail follows every room's events.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useClient } from 'urql';
-import { emptyTrail, withNewest, withOlder, type AuditPage, type Trail } from './audit';
+import { describeDetail, emptyTrail, withNewest, withOlder, type AuditPage, type Trail } from './audit';
 import { useConsole } from './context';
 import { describeError, fromCombined } from './errors';
 import { coalesce } from './liveRooms';
@@ -79,6 +79,7 @@ export function AuditTrail({ room, changes }: { room: string | null; changes: nu
                 <th scope="col">{t('col_action')}</th>
                 {room === null && <th scope="col">{t('col_room')}</th>}
                 <th scope="col">{t('col_identity')}</th>
+                <th scope="col">{t('col_detail')}</th>
                 <th scope="col">{t('col_result')}</th>
               </tr>
             </thead>
@@ -94,6 +95,7 @@ export function AuditTrail({ room, changes }: { room: string | null; changes: nu
                   <td>{row.action}</td>
                   {room === null && <td>{row.room ?? ''}</td>}
                   <td>{row.identity ?? ''}</td>
+                  <td className="detail">{describeDetail(row.detail)}</td>
                   <td className={row.result === 'ok' ? 'ok' : 'error'}>{row.result === 'ok' ? t('resultOk') : row.result}</td>
                 </tr>
               ))}

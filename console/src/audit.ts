@@ -40,3 +40,12 @@ export function withNewest(trail: Trail, page: AuditPage): Trail {
 export function withOlder(trail: Trail, page: AuditPage): Trail {
   return { rows: union(trail.rows, page.rows), older: page.hasNextPage ? page.endCursor : null };
 }
+
+/** An act's parameters in a line: those given, as key=value. */
+export function describeDetail(detail: unknown): string {
+  if (typeof detail !== 'object' || detail === null) return '';
+  return Object.entries(detail as Record<string, unknown>)
+    .filter(([, value]) => value !== null && value !== undefined && value !== '' && !(Array.isArray(value) && value.length === 0))
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(', ');
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyTrail, withNewest, withOlder } from './audit';
+import { describeDetail, emptyTrail, withNewest, withOlder } from './audit';
 import { ActError, describeError } from './errors';
 import { translator } from './i18n';
 import { BAN_DURATIONS, banEnds, durationKey, durationSeconds, mayUnban, splitBans } from './moderation';
@@ -44,6 +44,12 @@ describe('audit trail', () => {
     trail = withNewest(trail, { rows: [row(40), row(39)], endCursor: 'c39', hasNextPage: true });
     expect(ids(trail.rows)).toEqual([40, 39]);
     expect(trail.older).toBe('c39');
+  });
+
+  it("says an act's parameters in a line, leaving out those not given", () => {
+    expect(describeDetail({ reason: 'spam', duration_seconds: 3600, name: null, sources: [] })).toBe('reason=spam, duration_seconds=3600');
+    expect(describeDetail({ remove_late_joiners: true })).toBe('remove_late_joiners=true');
+    expect(describeDetail(null)).toBe('');
   });
 
   it('orders by the row id, not as text', () => {

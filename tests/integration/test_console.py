@@ -56,6 +56,11 @@ def moderator(uid: str, *rooms: str, secret: str = JWT_SECRET) -> str:
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+def plain_user(uid: str) -> str:
+    claims = {"sub": uid, "roles": ["user"], "exp": int(time.time()) + 3600}
+    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+
+
 def _check_installed() -> None:
     if not (CONSOLE / "node_modules" / ".package-lock.json").is_file() or not (CONSOLE / "dist").is_dir():
         pytest.fail("the console is not built: `make setup` runs `npm ci` and `npm run build` in console/")
@@ -135,6 +140,12 @@ class Stack:
         assert "errors" not in body, body
         data: dict[str, Any] = body["data"]
         return data
+
+    async def rest_token(self, credential: str, room: str, uid: str) -> httpx.Response:
+        """A join token asked of the REST face, as a caller holding `credential` would ask."""
+        headers = {"authorization": f"Bearer {credential}", "accept-language": "en"}
+        async with httpx.AsyncClient(timeout=20, headers=headers) as client:
+            return await client.post(self.service.api + "/room/token", data={"uid": uid, "room": room})
 
     async def token(self, room: str, identity: str) -> str:
         data = await self.graphql(
@@ -302,6 +313,117 @@ async def test_a_lost_connection_shows_a_banner_then_a_fresh_snapshot(stack: Sta
 
 def _serious(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [v for v in violations if v["impact"] in ("serious", "critical")]
+
+
+async def test_a_moderator_bans_and_locks_and_the_audit_trail_shows_it(
+    stack: Stack, browser: Browser, pool: ParticipantPool
+) -> None:
+    room, uid = f"moderated-{uuid.uuid4().hex[:6]}", "mod-dana"
+    await stack.graphql("mutation($r: String!) { createRoom(name: $r) { id } }", r=room)
+    troll, guest, plain = (f"{who}-{uuid.uuid4().hex[:4]}" for who in ("troll", "guest", "plain"))
+    # Neither publishes (the rtc SDK may abort its process at exit after a removal of one publishing audio).
+    troll_client = await pool.join(await stack.token(room, troll))
+    await pool.join(await stack.token(room, guest))
+    await browser.do("open", name="dana")
+    await browser.do("signIn", name="dana", credential=moderator(uid, room))
+    await browser.do("signedIn", name="dana")
+    await browser.do("openRoom", name="dana", room=room)
+    await browser.do("waitRow", name="dana", identity=troll)
+    await browser.do("waitText", name="dana", testId="moderation", hasText="Nobody is banned from this room.")
+
+    # The ban: the participant disappears, its own client is disconnected, the ban is listed.
+    await browser.do("click", name="dana", label=f"Ban {troll}")
+    await browser.do("fill", name="dana", label="Reason", value="spamming the chat")
+    await browser.do("choose", name="dana", label="Duration", option="1 hour")
+    await browser.do("click", name="dana", label="Ban")
+    await browser.do("waitGone", name="dana", identity=troll)
+    await troll_client.wait_disconnected(timeout=15)
+    await browser.do("notice", name="dana", hasText=f"Done: ban {troll}")
+    listed = (await browser.do("waitText", name="dana", testId="bans", hasText=troll))["text"]
+    assert "spamming the chat" in listed, listed
+    assert f"by {uid}" in listed, listed
+    assert "until " in listed, listed
+    refused = await stack.rest_token(plain_user(troll), room, troll)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["meta"]["error"] == "banned", refused.text
+    await browser.do("waitRow", name="dana", identity=guest)  # the others stay
+
+    # The lock: a plain user's new token is refused, the console shows who locked it.
+    assert (await stack.rest_token(plain_user(plain), room, plain)).status_code == 200
+    await browser.do("click", name="dana", label="Lock room")
+    await browser.do("waitText", name="dana", testId="lock", hasText=f"Locked by {uid}")
+    refused = await stack.rest_token(plain_user(plain), room, plain)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["meta"]["error"] == "room locked", refused.text
+    assert "ROOM_LOCKED" in (await browser.do("feed", name="dana"))["text"]
+    violations = (await browser.do("axe", name="dana"))["violations"]
+    assert not _serious(violations), violations
+
+    # Live: an admin lifts the ban elsewhere, and the panel follows the room's events.
+    await stack.graphql(
+        "mutation($r: String!, $i: String!) { unbanParticipant(room: $r, identity: $i) }", r=room, i=troll
+    )
+    await browser.do("waitText", name="dana", testId="moderation", hasText="Nobody is banned from this room.")
+
+    # The room's audit trail: the acts, newest first, with who did them.
+    await browser.do("click", name="dana", label="Audit trail")
+    ban = await browser.do("auditRow", name="dana", action="ban", identity=troll)
+    assert uid in ban["row"], ban
+    assert "reason=spamming the chat" in ban["row"], ban
+    assert ban["row"].endswith("ok"), ban
+    assert uid in (await browser.do("auditRow", name="dana", action="lock"))["row"]
+    assert "key:admin" in (await browser.do("auditRow", name="dana", action="unban", identity=troll))["row"]
+    actions = [row.split("\t")[2] for row in ban["rows"]]  # time, who, act, ...
+    assert actions.index("unban") < actions.index("lock") < actions.index("ban"), ban["rows"]
+    violations = (await browser.do("axe", name="dana"))["violations"]
+    assert not _serious(violations), violations
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await browser.do("screenshot", name="dana", path=str(SCREENSHOTS / "audit.png"))
+    # An act while the trail is open shows up in it without a reload.
+    await stack.graphql("mutation($r: String!) { unlockRoom(room: $r) }", r=room)
+    assert "key:admin" in (await browser.do("auditRow", name="dana", action="unlock"))["row"]
+    await browser.do("click", name="dana", label="Participants and moderation")
+    await browser.do("waitText", name="dana", testId="lock", hasText="Not locked")
+    assert (await stack.rest_token(plain_user(plain), room, plain)).status_code == 200
+
+    # An admin reads the whole trail, every room's acts.
+    await browser.do("open", name="root")
+    await browser.do("signIn", name="root", credential=ADMIN_KEY)
+    await browser.do("signedIn", name="root")
+    await browser.do("click", name="root", label="Whole audit trail")
+    whole = await browser.do("auditRow", name="root", action="ban", identity=troll)
+    assert room in whole["row"], whole
+    assert uid in whole["row"], whole
+    violations = (await browser.do("axe", name="root"))["violations"]
+    assert not _serious(violations), violations
+
+
+async def test_the_overview_pages_rooms_and_filters_them_by_name_live(stack: Stack, browser: Browser) -> None:
+    prefix = f"pg-{uuid.uuid4().hex[:4]}-"
+    names = [f"{prefix}{index:02d}" for index in range(22)]
+    create = "mutation($r: String!) { createRoom(name: $r) { id } }"
+    try:
+        for name in names:
+            await stack.graphql(create, r=name)
+        await browser.do("open", name="pager")
+        await browser.do("signIn", name="pager", credential=ADMIN_KEY)
+        await browser.do("signedIn", name="pager")
+        await browser.do("fill", name="pager", label="Name starts with", value=prefix)
+        await browser.do("waitText", name="pager", testId="rooms-shown", hasText="20 of 22 rooms")
+        assert (await browser.do("roomPages", name="pager"))["rooms"] == names[:20]
+        await browser.do("click", name="pager", label="More rooms")
+        await browser.do("waitText", name="pager", testId="rooms-shown", hasText="22 of 22 rooms")
+        assert (await browser.do("roomPages", name="pager"))["rooms"] == names
+        # A room opened meanwhile lands in the first page; the second starts after the first's new end.
+        await stack.graphql(create, r=prefix + "05a")
+        await browser.do("waitText", name="pager", testId="rooms-shown", hasText="23 of 23 rooms")
+        assert (await browser.do("roomPages", name="pager"))["rooms"] == sorted([*names, prefix + "05a"])
+        violations = (await browser.do("axe", name="pager"))["violations"]
+        assert not _serious(violations), violations
+    finally:
+        for name in [*names, prefix + "05a"]:
+            with contextlib.suppress(AssertionError):
+                await stack.graphql("mutation($r: String!) { deleteRoom(name: $r) { id } }", r=name)
 
 
 async def test_axe_finds_no_serious_violation_wide_or_narrow(
