@@ -111,26 +111,24 @@ export function RoomsPage({ onOpen }: { onOpen: (room: string) => void }) {
           <span data-testid="rooms-shown">{t('roomsShown', { shown, n: total })}</span>
         )}
       </form>
-      {total === 0 ? (
-        <p>{t('noRooms')}</p>
-      ) : (
-        <ul className="rooms" data-testid="rooms">
-          {Array.from({ length: chain }, (_, index) => {
-            const after = index === 0 ? null : (ends[index - 1]?.endCursor ?? null);
-            return (
-              <RoomsChunk
-                key={index}
-                index={index}
-                after={after}
-                prefix={prefix}
-                refresh={refresh}
-                onEnd={onEnd}
-                onOpen={onOpen}
-              />
-            );
-          })}
-        </ul>
-      )}
+      {/* Always mounted: the pages are what asks again, even while no room is open. */}
+      {total === 0 && <p>{t('noRooms')}</p>}
+      <ul className="rooms" data-testid="rooms">
+        {Array.from({ length: chain }, (_, index) => {
+          const after = index === 0 ? null : (ends[index - 1]?.endCursor ?? null);
+          return (
+            <RoomsChunk
+              key={index}
+              index={index}
+              after={after}
+              prefix={prefix}
+              refresh={refresh}
+              onEnd={onEnd}
+              onOpen={onOpen}
+            />
+          );
+        })}
+      </ul>
       {chain === pages && last?.hasNextPage && (
         <button type="button" onClick={() => setPages((n) => n + 1)}>
           {t('moreRooms')}
