@@ -98,70 +98,70 @@ export function RoomPage({ room, onBack }: { room: string; onBack: () => void })
       {view === 'audit' && mayModerate ? (
         <AuditTrail room={room} changes={state.changes} />
       ) : (
-      <div className="room-body">
-        <div className="people">
-          <h3>{t('participants')}</h3>
-          {mayModerate && (
-            <div className="toolbar" role="toolbar" aria-label={t('selected', { n: selected.size })}>
-              <label>
-                <input
-                  type="checkbox"
-                  checked={participants.length > 0 && selected.size === participants.length}
-                  onChange={(event) =>
-                    setSelected(event.target.checked ? new Set(participants.map((p) => p.identity)) : new Set())
-                  }
-                />
-                {t('selectAll')}
-              </label>
-              <span>{t('selected', { n: selected.size })}</span>
-              <button type="button" disabled={selected.size === 0} onClick={() => void bulk((id) => mute(id, true))}>
-                {t('bulkMute')}
-              </button>
-              <button type="button" disabled={selected.size === 0} onClick={() => void bulk(kick)}>
-                {t('bulkKick')}
-              </button>
-            </div>
-          )}
-          {results && (
-            <ul className="results" aria-label={t('bulkResults')} data-testid="bulk-results">
-              {results.map((item) => (
-                <li key={item.identity} className={item.ok ? 'ok' : 'error'}>
-                  {item.identity}: {item.ok ? '✓' : describeError(item.error, t)}
-                </li>
-              ))}
-            </ul>
-          )}
-          {participants.length === 0 ? (
-            <p>{t('noParticipants')}</p>
-          ) : (
-            <ParticipantList
-              participants={participants}
-              selected={selected}
-              mayModerate={mayModerate}
-              onToggle={(identity, on) =>
-                setSelected((all) => {
-                  const next = new Set(all);
-                  if (on) next.add(identity);
-                  else next.delete(identity);
-                  return next;
-                })
-              }
-              onFocus={setFocus}
-              onMute={(p, muted) =>
-                void act(t(muted ? 'act_mute' : 'act_unmute', { identity: p.identity }), () => mute(p.identity, muted))
-              }
-              onKick={(p) => void act(t('act_kick', { identity: p.identity }), () => kick(p.identity))}
-              onBan={(p) => setBanRequest((last) => ({ identity: p.identity, asked: (last?.asked ?? 0) + 1 }))}
-            />
-          )}
+        <div className="room-body">
+          <div className="people">
+            <h3>{t('participants')}</h3>
+            {mayModerate && (
+              <div className="toolbar" role="toolbar" aria-label={t('selected', { n: selected.size })}>
+                <label>
+                  <input
+                    type="checkbox"
+                    checked={participants.length > 0 && selected.size === participants.length}
+                    onChange={(event) =>
+                      setSelected(event.target.checked ? new Set(participants.map((p) => p.identity)) : new Set())
+                    }
+                  />
+                  {t('selectAll')}
+                </label>
+                <span>{t('selected', { n: selected.size })}</span>
+                <button type="button" disabled={selected.size === 0} onClick={() => void bulk((id) => mute(id, true))}>
+                  {t('bulkMute')}
+                </button>
+                <button type="button" disabled={selected.size === 0} onClick={() => void bulk(kick)}>
+                  {t('bulkKick')}
+                </button>
+              </div>
+            )}
+            {results && (
+              <ul className="results" aria-label={t('bulkResults')} data-testid="bulk-results">
+                {results.map((item) => (
+                  <li key={item.identity} className={item.ok ? 'ok' : 'error'}>
+                    {item.identity}: {item.ok ? '✓' : describeError(item.error, t)}
+                  </li>
+                ))}
+              </ul>
+            )}
+            {participants.length === 0 ? (
+              <p>{t('noParticipants')}</p>
+            ) : (
+              <ParticipantList
+                participants={participants}
+                selected={selected}
+                mayModerate={mayModerate}
+                onToggle={(identity, on) =>
+                  setSelected((all) => {
+                    const next = new Set(all);
+                    if (on) next.add(identity);
+                    else next.delete(identity);
+                    return next;
+                  })
+                }
+                onFocus={setFocus}
+                onMute={(p, muted) =>
+                  void act(t(muted ? 'act_mute' : 'act_unmute', { identity: p.identity }), () => mute(p.identity, muted))
+                }
+                onKick={(p) => void act(t('act_kick', { identity: p.identity }), () => kick(p.identity))}
+                onBan={(p) => setBanRequest((last) => ({ identity: p.identity, asked: (last?.asked ?? 0) + 1 }))}
+              />
+            )}
+          </div>
+          <aside className="side">
+            {focused && <ParticipantDetails room={room} participant={focused} mayModerate={mayModerate} />}
+            {mayModerate && <ModerationPanel room={room} version={state.moderation} request={banRequest} />}
+            <MintToken room={room} />
+            <Feed entries={state.feed} />
+          </aside>
         </div>
-        <aside className="side">
-          {focused && <ParticipantDetails room={room} participant={focused} mayModerate={mayModerate} />}
-          {mayModerate && <ModerationPanel room={room} version={state.moderation} request={banRequest} />}
-          <MintToken room={room} />
-          <Feed entries={state.feed} />
-        </aside>
-      </div>
       )}
     </section>
   );
