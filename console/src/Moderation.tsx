@@ -147,7 +147,7 @@ function BanForm({ room, request, onBanned }: { room: string; request: BanReques
       }}
     >
       <h4 id="ban-title">{t('banTitle')}</h4>
-      <label htmlFor="ban-identity">{t('identity')}</label>
+      <label htmlFor="ban-identity">{t('banIdentity')}</label>
       <input id="ban-identity" value={identity} maxLength={256} required onChange={(event) => setIdentity(event.target.value)} />
       <label htmlFor="ban-reason">{t('reason')}</label>
       <input

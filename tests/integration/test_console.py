@@ -397,6 +397,19 @@ async def test_a_moderator_bans_and_locks_and_the_audit_trail_shows_it(
     violations = (await browser.do("axe", name="root"))["violations"]
     assert not _serious(violations), violations
 
+    # In Chinese: an act's error and an act's result, in the user's language, with the service's message.
+    await browser.do("open", name="dana-zh", locale="zh-CN")
+    await browser.do("signIn", name="dana-zh", credential=moderator(uid, room))
+    await browser.do("signedIn", name="dana-zh")
+    await browser.do("openRoom", name="dana-zh", room=room)
+    await browser.do("fill", name="dana-zh", label="要封禁的身份", value="禁" * 100)  # 300 bytes: too long
+    await browser.do("click", name="dana-zh", label="封禁")
+    failed = (await browser.do("notice", name="dana-zh", hasText="失败:输入无效"))["text"]
+    assert "identity" in failed, failed
+    await browser.do("click", name="dana-zh", label="锁定房间")
+    await browser.do("notice", name="dana-zh", hasText=f"已完成:锁定房间 {room}")
+    await browser.do("waitText", name="dana-zh", testId="lock", hasText=f"已由 {uid}")
+
 
 async def test_the_overview_pages_rooms_and_filters_them_by_name_live(stack: Stack, browser: Browser) -> None:
     prefix = f"pg-{uuid.uuid4().hex[:4]}-"
