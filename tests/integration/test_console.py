@@ -379,6 +379,13 @@ async def test_a_moderator_bans_and_locks_and_the_audit_trail_shows_it(
     assert not _serious(violations), violations
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await browser.do("screenshot", name="dana", path=str(SCREENSHOTS / "audit.png"))
+    # On a narrow screen the trail scrolls in its own keyboard-reachable region, not the page.
+    await browser.do("resize", name="dana", width=390, height=844)
+    overflow = await browser.do("overflow", name="dana")
+    assert overflow["scrollWidth"] <= overflow["width"], overflow
+    violations = (await browser.do("axe", name="dana"))["violations"]
+    assert not _serious(violations), violations
+    await browser.do("resize", name="dana", width=1280, height=800)
     # An act while the trail is open shows up in it without a reload.
     await stack.graphql("mutation($r: String!) { unlockRoom(room: $r) }", r=room)
     assert "key:admin" in (await browser.do("auditRow", name="dana", action="unlock"))["row"]
