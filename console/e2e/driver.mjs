@@ -72,6 +72,8 @@ const commands = {
     return {};
   },
   async roomCount({ name, room, count }) {
+    // The overview is paged: narrowed to the room, it is on the first page whatever else is open.
+    await page(name).getByLabel(/^(Name starts with|名称开头为)$/).fill(room);
     const item = page(name).locator(`[data-testid="rooms"] li[data-room="${room}"] [data-testid="count"]`);
     await item.filter({ hasText: new RegExp(`^${count}\\D`) }).waitFor({ timeout: TIMEOUT });
     return { text: await item.innerText() };
@@ -104,6 +106,39 @@ const commands = {
   async click({ name, role = 'button', label }) {
     await page(name).getByRole(role, { name: label, exact: true }).click({ timeout: TIMEOUT });
     return {};
+  },
+  async fill({ name, label, value }) {
+    await page(name).getByLabel(label, { exact: true }).fill(value, { timeout: TIMEOUT });
+    return {};
+  },
+  async choose({ name, label, option }) {
+    await page(name).getByLabel(label, { exact: true }).selectOption({ label: option }, { timeout: TIMEOUT });
+    return {};
+  },
+  /** Waits until the element with this test id shows `hasText`; its text. */
+  async waitText({ name, testId, hasText }) {
+    const element = page(name).getByTestId(testId).filter({ hasText });
+    await element.first().waitFor({ timeout: TIMEOUT });
+    return { text: await element.first().innerText() };
+  },
+  /** The rooms the overview lists now (all pages shown), and its "n of m" line. */
+  async roomPages({ name, count }) {
+    const p = page(name);
+    const items = p.locator('[data-testid="rooms"] li[data-room]');
+    if (count !== undefined) await items.nth(count - 1).waitFor({ timeout: TIMEOUT });
+    return {
+      rooms: await items.evaluateAll((all) => all.map((i) => i.dataset.room)),
+      shown: await p.getByTestId('rooms-shown').innerText({ timeout: TIMEOUT }),
+    };
+  },
+  /** Waits for an audit trail row with this action (and identity); every row's text, newest first. */
+  async auditRow({ name, action, identity, hasText }) {
+    const p = page(name);
+    let rows = p.locator(`[data-testid="audit"] tbody tr[data-action="${action}"]`);
+    if (identity) rows = rows.and(p.locator(`tr[data-identity="${identity}"]`));
+    if (hasText) rows = rows.filter({ hasText });
+    await rows.first().waitFor({ timeout: TIMEOUT });
+    return { row: await rows.first().innerText(), rows: await p.locator('[data-testid="audit"] tbody tr').allInnerTexts() };
   },
   async notice({ name, hasText }) {
     const notice = page(name).getByTestId('notices').locator('p').filter({ hasText });

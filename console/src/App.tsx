@@ -8,6 +8,7 @@ import { Console, type ConsoleContext } from './context';
 import { bearer, forgetCredential, loadCredential, saveCredential } from './credential';
 import { ActError, describeError } from './errors';
 import { pickLanguage, translator } from './i18n';
+import { WholeAuditPage } from './Audit';
 import { ViewerQuery, type Viewer } from './operations';
 import { RoomPage } from './Room';
 import { RoomsPage } from './Rooms';
@@ -140,7 +141,10 @@ function Signed({
   onSignOut: (reason?: string | null) => void;
 }) {
   const [connection, setConnection] = useState<Connection>('connecting');
+  // What the page shows: the rooms, one room, or (admins) the whole audit trail.
   const [room, setRoom] = useState<string | null>(null);
+  const [wholeAudit, setWholeAudit] = useState(false);
+  const isAdmin = viewer.roles.includes('admin');
   const [notices, setNotices] = useState<Notice[]>([]);
   const counter = useRef(0);
   const session = useMemo<Session>(() => openSession(credential, setConnection, language), [credential]);
@@ -182,6 +186,11 @@ function Signed({
         <header className="top">
           <h1>{t('title')}</h1>
           <p data-testid="viewer">{t('signedInAs', { uid: viewer.uid, roles })}</p>
+          {isAdmin && (
+            <button type="button" aria-pressed={wholeAudit} onClick={() => setWholeAudit((shown) => !shown)}>
+              {t('auditAll')}
+            </button>
+          )}
           <button type="button" onClick={() => onSignOut(null)}>
             {t('signOut')}
           </button>
@@ -199,7 +208,9 @@ function Signed({
           ))}
         </section>
         <main>
-          {room === null ? (
+          {wholeAudit ? (
+            <WholeAuditPage onBack={() => setWholeAudit(false)} />
+          ) : room === null ? (
             <RoomsPage onOpen={setRoom} />
           ) : (
             <RoomPage room={room} onBack={() => setRoom(null)} />

@@ -1,5 +1,6 @@
 // One room, live: its participants (a virtualized list, so hundreds stay smooth), the selected
-// participant's details and edits, bulk acts with per-item results, a join token, and the feed.
+// participant's details and edits, bulk acts with per-item results, its moderation (lock, bans), a
+// join token, and the feed; or, in the other view, its audit trail. One subscription feeds both views.
 import { useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { useClient } from 'urql';
 import { mutate } from './acts';
@@ -7,6 +8,8 @@ import { runBulk, type ItemResult } from './bulk';
 import { moderates, useConsole } from './context';
 import { describeError } from './errors';
 import { CreateToken, DeleteRoom, KickParticipant, MuteParticipant, RoomEvents, type RoomEvent } from './operations';
+import { AuditTrail } from './Audit';
+import { ModerationPanel, type BanRequest } from './Moderation';
 import { ParticipantDetails } from './ParticipantDetails';
 import { applyEvent, emptyRoom, type Participant } from './roomState';
 import { visibleRows } from './virtual';
@@ -26,6 +29,8 @@ export function RoomPage({ room, onBack }: { room: string; onBack: () => void })
   const [focus, setFocus] = useState<string | null>(null);
   const [results, setResults] = useState<ItemResult[] | null>(null);
   const [confirming, setConfirming] = useState(false);
+  const [view, setView] = useState<'room' | 'audit'>('room');
+  const [banRequest, setBanRequest] = useState<BanRequest | null>(null);
   const mayModerate = moderates(viewer, room);
 
   useEffect(() => {
@@ -81,68 +86,83 @@ export function RoomPage({ room, onBack }: { room: string; onBack: () => void })
           ))}
       </div>
       {state.closed && <p role="status">{t('roomClosed')}</p>}
-      <div className="room-body">
-        <div className="people">
-          <h3>{t('participants')}</h3>
-          {mayModerate && (
-            <div className="toolbar" role="toolbar" aria-label={t('selected', { n: selected.size })}>
-              <label>
-                <input
-                  type="checkbox"
-                  checked={participants.length > 0 && selected.size === participants.length}
-                  onChange={(event) =>
-                    setSelected(event.target.checked ? new Set(participants.map((p) => p.identity)) : new Set())
-                  }
-                />
-                {t('selectAll')}
-              </label>
-              <span>{t('selected', { n: selected.size })}</span>
-              <button type="button" disabled={selected.size === 0} onClick={() => void bulk((id) => mute(id, true))}>
-                {t('bulkMute')}
-              </button>
-              <button type="button" disabled={selected.size === 0} onClick={() => void bulk(kick)}>
-                {t('bulkKick')}
-              </button>
-            </div>
-          )}
-          {results && (
-            <ul className="results" aria-label={t('bulkResults')} data-testid="bulk-results">
-              {results.map((item) => (
-                <li key={item.identity} className={item.ok ? 'ok' : 'error'}>
-                  {item.identity}: {item.ok ? '✓' : describeError(item.error, t)}
-                </li>
-              ))}
-            </ul>
-          )}
-          {participants.length === 0 ? (
-            <p>{t('noParticipants')}</p>
-          ) : (
-            <ParticipantList
-              participants={participants}
-              selected={selected}
-              mayModerate={mayModerate}
-              onToggle={(identity, on) =>
-                setSelected((all) => {
-                  const next = new Set(all);
-                  if (on) next.add(identity);
-                  else next.delete(identity);
-                  return next;
-                })
-              }
-              onFocus={setFocus}
-              onMute={(p, muted) =>
-                void act(t(muted ? 'act_mute' : 'act_unmute', { identity: p.identity }), () => mute(p.identity, muted))
-              }
-              onKick={(p) => void act(t('act_kick', { identity: p.identity }), () => kick(p.identity))}
-            />
-          )}
+      {mayModerate && (
+        <nav className="tabs" aria-label={t('tabs')}>
+          {(['room', 'audit'] as const).map((name) => (
+            <button key={name} type="button" aria-pressed={view === name} onClick={() => setView(name)}>
+              {t(name === 'room' ? 'tabRoom' : 'tabAudit')}
+            </button>
+          ))}
+        </nav>
+      )}
+      {view === 'audit' && mayModerate ? (
+        <AuditTrail room={room} changes={state.changes} />
+      ) : (
+        <div className="room-body">
+          <div className="people">
+            <h3>{t('participants')}</h3>
+            {mayModerate && (
+              <div className="toolbar" role="toolbar" aria-label={t('selected', { n: selected.size })}>
+                <label>
+                  <input
+                    type="checkbox"
+                    checked={participants.length > 0 && selected.size === participants.length}
+                    onChange={(event) =>
+                      setSelected(event.target.checked ? new Set(participants.map((p) => p.identity)) : new Set())
+                    }
+                  />
+                  {t('selectAll')}
+                </label>
+                <span>{t('selected', { n: selected.size })}</span>
+                <button type="button" disabled={selected.size === 0} onClick={() => void bulk((id) => mute(id, true))}>
+                  {t('bulkMute')}
+                </button>
+                <button type="button" disabled={selected.size === 0} onClick={() => void bulk(kick)}>
+                  {t('bulkKick')}
+                </button>
+              </div>
+            )}
+            {results && (
+              <ul className="results" aria-label={t('bulkResults')} data-testid="bulk-results">
+                {results.map((item) => (
+                  <li key={item.identity} className={item.ok ? 'ok' : 'error'}>
+                    {item.identity}: {item.ok ? '✓' : describeError(item.error, t)}
+                  </li>
+                ))}
+              </ul>
+            )}
+            {participants.length === 0 ? (
+              <p>{t('noParticipants')}</p>
+            ) : (
+              <ParticipantList
+                participants={participants}
+                selected={selected}
+                mayModerate={mayModerate}
+                onToggle={(identity, on) =>
+                  setSelected((all) => {
+                    const next = new Set(all);
+                    if (on) next.add(identity);
+                    else next.delete(identity);
+                    return next;
+                  })
+                }
+                onFocus={setFocus}
+                onMute={(p, muted) =>
+                  void act(t(muted ? 'act_mute' : 'act_unmute', { identity: p.identity }), () => mute(p.identity, muted))
+                }
+                onKick={(p) => void act(t('act_kick', { identity: p.identity }), () => kick(p.identity))}
+                onBan={(p) => setBanRequest((last) => ({ identity: p.identity, asked: (last?.asked ?? 0) + 1 }))}
+              />
+            )}
+          </div>
+          <aside className="side">
+            {focused && <ParticipantDetails room={room} participant={focused} mayModerate={mayModerate} />}
+            {mayModerate && <ModerationPanel room={room} version={state.moderation} request={banRequest} />}
+            <MintToken room={room} />
+            <Feed entries={state.feed} />
+          </aside>
         </div>
-        <aside className="side">
-          {focused && <ParticipantDetails room={room} participant={focused} mayModerate={mayModerate} />}
-          <MintToken room={room} />
-          <Feed entries={state.feed} />
-        </aside>
-      </div>
+      )}
     </section>
   );
 }
@@ -155,6 +175,7 @@ function ParticipantList(props: {
   onFocus: (identity: string) => void;
   onMute: (participant: Participant, muted: boolean) => void;
   onKick: (participant: Participant) => void;
+  onBan: (participant: Participant) => void;
 }) {
   const { t } = useConsole();
   const box = useRef<HTMLDivElement>(null);
@@ -232,6 +253,14 @@ function ParticipantList(props: {
                     >
                       {t('kick')}
                     </button>
+                    <button
+                      type="button"
+                      className="danger"
+                      onClick={() => props.onBan(p)}
+                      aria-label={t('banWho', { identity: p.identity })}
+                    >
+                      {t('ban')}
+                    </button>
                   </>
                 )}
               </div>
@@ -299,7 +328,8 @@ function Feed({ entries }: { entries: ReturnType<typeof emptyRoom>['feed'] }) {
           {entries.map((entry) => (
             <li key={entry.key}>
               <time>{new Date(entry.at).toLocaleTimeString()}</time> <strong>{entry.kind}</strong>{' '}
-              {entry.identity ?? ''} {entry.track ?? ''} {entry.actor ? t('by', { actor: entry.actor }) : ''}
+              {entry.identity ?? ''} {entry.track ?? ''} {entry.reason ? `(${entry.reason})` : ''}{' '}
+              {entry.actor ? t('by', { actor: entry.actor }) : ''}
             </li>
           ))}
         </ol>

@@ -51,6 +51,14 @@ export function openSession(credential: string, onConnection: (state: Connection
           Viewer: () => null,
           RoomEvent: () => null,
           Codec: () => null,
+          // Values with no identity of their own: kept inside whatever holds them.
+          Ban: () => null,
+          RoomLock: () => null,
+          PageInfo: () => null,
+          RoomConnection: () => null,
+          RoomEdge: () => null,
+          AuditEventConnection: () => null,
+          AuditEventEdge: () => null,
         },
       }),
       subscriptionExchange({

@@ -20,8 +20,14 @@ export const ViewerQuery = graphql(`
   query Viewer { viewer { uid roles via readableRooms moderatedRooms mintsForAnyone } }
 `);
 
-export const RoomsOverview = graphql(`
-  query RoomsOverview { rooms { id name creationTimeMs maxParticipants metadata participants { id } } }
+export const RoomsPageQuery = graphql(`
+  query RoomsPage($first: Int!, $after: String, $prefix: String) {
+    roomsConnection(first: $first, after: $after, filter: { namePrefix: $prefix }) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { cursor node { id name creationTimeMs maxParticipants metadata participants { id } } }
+    }
+  }
 `);
 
 export const RoomEvents = graphql(
@@ -32,6 +38,7 @@ export const RoomEvents = graphql(
       participant { ...ParticipantFields }
       track { ...TrackFields }
       participants { ...ParticipantFields }
+      reason until
     }
   }
 `,
@@ -85,6 +92,58 @@ export const UpdateParticipantPermissions = graphql(
   [ParticipantFields],
 );
 
+export const BanFields = graphql(`
+  fragment BanFields on Ban { room identity reason bannedBy bannedAt expiresAt }
+`);
+
+export const LockFields = graphql(`
+  fragment LockFields on RoomLock { room lockedBy lockedAt removeLateJoiners }
+`);
+
+export const ModerationState = graphql(
+  `
+  query ModerationState($room: String!) { bans(room: $room) { ...BanFields } roomLock(room: $room) { ...LockFields } }
+`,
+  [BanFields, LockFields],
+);
+
+export const BanParticipant = graphql(
+  `
+  mutation BanParticipant($room: String!, $identity: String!, $reason: String, $durationSeconds: Int) {
+    banParticipant(room: $room, identity: $identity, reason: $reason, durationSeconds: $durationSeconds) { ...BanFields }
+  }
+`,
+  [BanFields],
+);
+
+export const UnbanParticipant = graphql(`
+  mutation UnbanParticipant($room: String, $identity: String!) { unbanParticipant(room: $room, identity: $identity) }
+`);
+
+export const LockRoom = graphql(
+  `
+  mutation LockRoom($room: String!, $removeLateJoiners: Boolean!) {
+    lockRoom(room: $room, removeLateJoiners: $removeLateJoiners) { ...LockFields }
+  }
+`,
+  [LockFields],
+);
+
+export const UnlockRoom = graphql(`
+  mutation UnlockRoom($room: String!) { unlockRoom(room: $room) }
+`);
+
+export const AuditLog = graphql(`
+  query AuditLog($room: String, $first: Int!, $after: String) {
+    auditLog(room: $room, first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      edges { cursor node { id at actor actorRole face action room identity result detail } }
+    }
+  }
+`);
+
 export type Viewer = ResultOf<typeof ViewerQuery>['viewer'];
-export type RoomSummary = ResultOf<typeof RoomsOverview>['rooms'][number];
+export type RoomSummary = ResultOf<typeof RoomsPageQuery>['roomsConnection']['edges'][number]['node'];
+export type Ban = ResultOf<typeof BanFields>;
+export type AuditEvent = ResultOf<typeof AuditLog>['auditLog']['edges'][number]['node'];
 export type RoomEvent = ResultOf<typeof RoomEvents>['roomEvents'];

@@ -42,6 +42,8 @@ const event = (kind: RoomEvent['kind'], sequence: number, participant: Participa
     participant,
     track: null,
     participants,
+    reason: null,
+    until: null,
   }) as RoomEvent;
 
 describe('applyEvent', () => {
@@ -97,5 +99,33 @@ describe('applyEvent', () => {
     state = applyEvent(state, event('ROOM_FINISHED', FEED_LIMIT + 21, null));
     expect(state.closed).toBe(true);
     expect(state.participants.size).toBe(0);
+  });
+});
+
+describe('moderation events', () => {
+  const named = (identity: string) => ({ ...person(identity, ''), tracks: [] }); // a ban names the identity only
+
+  it('drops a banned or refused participant, and never adds the bare participant a ban event names', () => {
+    let state = applyEvent(emptyRoom(), event('SNAPSHOT', 1, null, [person('a'), person('b')]));
+    state = applyEvent(state, { ...event('PARTICIPANT_BANNED', 2, named('a')), reason: 'spam' });
+    expect([...state.participants.keys()]).toEqual(['b']);
+    expect(state.feed[0].reason).toBe('spam');
+    state = applyEvent(state, event('PARTICIPANT_UNBANNED', 3, named('a')));
+    state = applyEvent(state, event('PARTICIPANT_BANNED', 4, named('nobody-here')));
+    expect([...state.participants.keys()]).toEqual(['b']);
+    state = applyEvent(state, { ...event('PARTICIPANT_REFUSED', 5, person('b')), reason: 'room locked' });
+    expect(state.participants.size).toBe(0);
+  });
+
+  it('counts the events after which bans or the lock may differ, and every change for the audit trail', () => {
+    let state = applyEvent(emptyRoom(), event('SNAPSHOT', 1, null, [person('a')]));
+    expect([state.moderation, state.changes]).toEqual([1, 0]);
+    state = applyEvent(state, event('ROOM_LOCKED', 2, null));
+    state = applyEvent(state, event('TRACK_MUTED', 3, person('a', 'PA_a', 2, true)));
+    state = applyEvent(state, event('ROOM_UNLOCKED', 4, null));
+    expect([state.moderation, state.changes]).toEqual([3, 3]);
+    expect([...state.participants.keys()]).toEqual(['a']);
+    state = applyEvent(state, event('ROOM_LOCKED', 4, null)); // a sequence already passed
+    expect(state.moderation).toBe(3);
   });
 });

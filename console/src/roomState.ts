@@ -12,6 +12,7 @@ export interface FeedEntry {
   actor: string | null;
   source: RoomEvent['source'];
   track: string | null;
+  reason: string | null;
 }
 
 export interface RoomState {
@@ -20,7 +21,20 @@ export interface RoomState {
   sequence: number; // the last sequence applied; later events only
   snapshots: number;
   closed: boolean;
+  /** Grows with every event that may change the room's bans or lock (and with every snapshot, a resync). */
+  moderation: number;
+  /** Grows with every event but a snapshot: something happened, so the audit trail may have grown. */
+  changes: number;
 }
+
+/** The kinds after which the room's bans or lock may differ. */
+export const MODERATION_KINDS: ReadonlySet<RoomEvent['kind']> = new Set([
+  'SNAPSHOT',
+  'PARTICIPANT_BANNED',
+  'PARTICIPANT_UNBANNED',
+  'ROOM_LOCKED',
+  'ROOM_UNLOCKED',
+]);
 
 export const FEED_LIMIT = 200;
 
@@ -30,6 +44,8 @@ export const emptyRoom = (): RoomState => ({
   sequence: -1,
   snapshots: 0,
   closed: false,
+  moderation: 0,
+  changes: 0,
 });
 
 export function applyEvent(state: RoomState, event: RoomEvent): RoomState {
@@ -50,6 +66,14 @@ export function applyEvent(state: RoomState, event: RoomEvent): RoomState {
     case 'ROOM_STARTED':
       closed = false;
       break;
+    case 'ROOM_LOCKED':
+    case 'ROOM_UNLOCKED':
+    case 'PARTICIPANT_UNBANNED':
+      // About the room's rules, not about who is in it; the participant (if any) is only a name.
+      break;
+    case 'PARTICIPANT_BANNED':
+    case 'PARTICIPANT_REFUSED':
+    // The service removes a banned or refused participant; its report names it by identity only.
     case 'PARTICIPANT_LEFT':
       if (who && participants.has(who.identity)) {
         participants = new Map(participants);
@@ -76,6 +100,7 @@ export function applyEvent(state: RoomState, event: RoomEvent): RoomState {
     actor: event.actor ?? null,
     source: event.source,
     track: event.track ? `${event.track.source} ${event.track.sid}` : null,
+    reason: event.reason ?? null,
   };
   return {
     participants,
@@ -83,6 +108,8 @@ export function applyEvent(state: RoomState, event: RoomEvent): RoomState {
     feed: [entry, ...state.feed].slice(0, FEED_LIMIT),
     sequence: event.sequence,
     snapshots: state.snapshots + (event.kind === 'SNAPSHOT' ? 1 : 0),
+    moderation: state.moderation + (MODERATION_KINDS.has(event.kind) ? 1 : 0),
+    changes: state.changes + (event.kind === 'SNAPSHOT' ? 0 : 1),
   };
 }
 

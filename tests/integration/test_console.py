@@ -1,146 +1,44 @@
 """The moderation console in a real browser, against the real stack.
 
-Debian's Chromium, driven by Playwright (console/e2e/driver.mjs, commands over stdin), signs in to
-the console the service serves at /console, while real participants join LiveKit: rtc clients
-(tests/participants.py) for mute and kick, signal-only ones (bench/participants.py) for a room of
-300. Nothing polls: every change the page shows came from `roomEvents`. The screenshots the README
-shows are taken here: into a temporary folder, or into docs/console/ with GXRTC_UPDATE_SCREENSHOTS=1
-(so a test run leaves the committed pictures alone).
+Debian's Chromium, driven by Playwright (console/e2e/driver.mjs, run by
+tests/harness/console_browser.py), signs in to the console the service serves at /console, while real
+participants join LiveKit: rtc clients (tests/harness/participants.py) for mute, kick and ban,
+signal-only ones (bench/participants.py) for a room of 300. Nothing polls: every change the page
+shows came from `roomEvents`. The screenshots the README shows are taken here: into a temporary
+folder, or into docs/console/ with GXRTC_UPDATE_SCREENSHOTS=1 (so a test run leaves the committed
+pictures alone).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import httpx
-import jwt
 import pytest
 
 from bench.participants import SignalPool
+from tests.harness.console_browser import (
+    ADMIN_KEY,
+    JWT_SECRET,
+    RECONCILE_SECONDS,
+    SCREENSHOTS,
+    Browser,
+    Stack,
+    moderator,
+    plain_user,
+    serious,
+)
 from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
 from tests.harness.participants import ParticipantPool
 from tests.harness.ports import free_port
 from tests.harness.reporting import report
-from tests.harness.service import Service, run_service
-from tests.harness.subprocesses import end
+from tests.harness.service import run_service
 from tests.integration.conftest import service_settings
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-CONSOLE = ROOT / "console"
-SCREENSHOTS = (
-    ROOT / "docs" / "console"
-    if os.environ.get("GXRTC_UPDATE_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "gxrtc-console-screenshots"
-)
-ADMIN_KEY = "console-admin-key-0123456789abcdef0123456789"
-JWT_SECRET = "console-test-jwt-secret-0123456789abcdef0123456789"
-CHROMIUM = "/usr/bin/chromium"
-RECONCILE_SECONDS = 1.0
-
-
-def moderator(uid: str, *rooms: str, secret: str = JWT_SECRET) -> str:
-    claims = {"sub": uid, "roles": ["moderator"], "rooms": list(rooms), "exp": int(time.time()) + 3600}
-    return jwt.encode(claims, secret, algorithm="HS256")
-
-
-def _check_installed() -> None:
-    if not (CONSOLE / "node_modules" / ".package-lock.json").is_file() or not (CONSOLE / "dist").is_dir():
-        pytest.fail("the console is not built: `make setup` runs `npm ci` and `npm run build` in console/")
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium (as root)")
-
-
-class Browser:
-    """console/e2e/driver.mjs as a child process: one command out, one JSON line back."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.offsite: list[str] = []
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def run(cls, url: str) -> AsyncIterator[Browser]:
-        node = shutil.which("node")
-        if node is None:
-            pytest.fail("node is missing: `make setup` installs Node.js for the console")
-        _check_installed()
-        home = tempfile.mkdtemp(prefix="gxrtc-console-")
-        process = await asyncio.create_subprocess_exec(
-            node,
-            str(CONSOLE / "e2e" / "driver.mjs"),
-            url,
-            cwd=CONSOLE,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={"PATH": "/usr/bin:/bin", "HOME": home},
-            limit=4 * 1024 * 1024,
-        )
-        browser = cls(process)
-        try:
-            yield browser
-        finally:
-            await end(process)
-            shutil.rmtree(home, ignore_errors=True)
-
-    async def do(self, command: str, timeout: float = 60, **args: Any) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.write((json.dumps({"do": command, **args}) + "\n").encode())
-        await self.process.stdin.drain()
-        async with asyncio.timeout(timeout):
-            while True:
-                raw = await self.process.stdout.readline()
-                if not raw:
-                    assert self.process.stderr is not None
-                    raise AssertionError(f"the browser driver exited: {(await self.process.stderr.read())[-3000:]!r}")
-                line: dict[str, Any] = json.loads(raw)
-                if "offsite" in line:
-                    self.offsite.append(line["offsite"])
-                    continue
-                assert line.pop("ok"), f"{command} {args}: {line}"
-                return line
-
-
-@dataclass
-class Stack:
-    livekit: LiveKitServer
-    service: Service
-    screenshots: list[Path] = field(default_factory=list)
-
-    @property
-    def console_url(self) -> str:
-        return self.service.base_url + "/console"
-
-    async def graphql(self, query: str, **variables: Any) -> dict[str, Any]:
-        headers = {"authorization": f"Bearer {ADMIN_KEY}"}
-        async with httpx.AsyncClient(timeout=20, headers=headers) as client:
-            response = await client.post(
-                self.service.base_url + "/graphql", json={"query": query, "variables": variables}
-            )
-        body: dict[str, Any] = response.json()
-        assert "errors" not in body, body
-        data: dict[str, Any] = body["data"]
-        return data
-
-    async def token(self, room: str, identity: str) -> str:
-        data = await self.graphql(
-            "mutation($r: String!, $i: String!) { createToken(room: $r, identity: $i) { token } }", r=room, i=identity
-        )
-        return str(data["createToken"]["token"])
 
 
 @pytest.fixture(scope="module")
@@ -300,8 +198,135 @@ async def test_a_lost_connection_shows_a_banner_then_a_fresh_snapshot(stack: Sta
             assert not browser.offsite
 
 
-def _serious(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [v for v in violations if v["impact"] in ("serious", "critical")]
+async def test_a_moderator_bans_and_locks_and_the_audit_trail_shows_it(
+    stack: Stack, browser: Browser, pool: ParticipantPool
+) -> None:
+    room, uid = f"moderated-{uuid.uuid4().hex[:6]}", "mod-dana"
+    await stack.graphql("mutation($r: String!) { createRoom(name: $r) { id } }", r=room)
+    troll, guest, plain = (f"{who}-{uuid.uuid4().hex[:4]}" for who in ("troll", "guest", "plain"))
+    # Neither publishes (the rtc SDK may abort its process at exit after a removal of one publishing audio).
+    troll_client = await pool.join(await stack.token(room, troll))
+    await pool.join(await stack.token(room, guest))
+    await browser.do("open", name="dana")
+    await browser.do("signIn", name="dana", credential=moderator(uid, room))
+    await browser.do("signedIn", name="dana")
+    await browser.do("openRoom", name="dana", room=room)
+    await browser.do("waitRow", name="dana", identity=troll)
+    await browser.do("waitText", name="dana", testId="moderation", hasText="Nobody is banned from this room.")
+
+    # The ban: the participant disappears, its own client is disconnected, the ban is listed.
+    await browser.do("click", name="dana", label=f"Ban {troll}")
+    await browser.do("fill", name="dana", label="Reason", value="spamming the chat")
+    await browser.do("choose", name="dana", label="Duration", option="1 hour")
+    await browser.do("click", name="dana", label="Ban")
+    await browser.do("waitGone", name="dana", identity=troll)
+    await troll_client.wait_disconnected(timeout=15)
+    await browser.do("notice", name="dana", hasText=f"Done: ban {troll}")
+    listed = (await browser.do("waitText", name="dana", testId="bans", hasText=troll))["text"]
+    assert "spamming the chat" in listed, listed
+    assert f"by {uid}" in listed, listed
+    assert "until " in listed, listed
+    refused = await stack.rest_token(plain_user(troll), room, troll)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["meta"]["error"] == "banned", refused.text
+    await browser.do("waitRow", name="dana", identity=guest)  # the others stay
+
+    # The lock: a plain user's new token is refused, the console shows who locked it.
+    assert (await stack.rest_token(plain_user(plain), room, plain)).status_code == 200
+    await browser.do("click", name="dana", label="Lock room")
+    await browser.do("waitText", name="dana", testId="lock", hasText=f"Locked by {uid}")
+    refused = await stack.rest_token(plain_user(plain), room, plain)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["meta"]["error"] == "room locked", refused.text
+    assert "ROOM_LOCKED" in (await browser.do("feed", name="dana"))["text"]
+    violations = (await browser.do("axe", name="dana"))["violations"]
+    assert not serious(violations), violations
+
+    # Live: an admin lifts the ban elsewhere, and the panel follows the room's events.
+    await stack.graphql(
+        "mutation($r: String!, $i: String!) { unbanParticipant(room: $r, identity: $i) }", r=room, i=troll
+    )
+    await browser.do("waitText", name="dana", testId="moderation", hasText="Nobody is banned from this room.")
+
+    # The room's audit trail: the acts, newest first, with who did them.
+    await browser.do("click", name="dana", label="Audit trail")
+    ban = await browser.do("auditRow", name="dana", action="ban", identity=troll)
+    assert uid in ban["row"], ban
+    assert "reason=spamming the chat" in ban["row"], ban
+    assert ban["row"].endswith("ok"), ban
+    assert uid in (await browser.do("auditRow", name="dana", action="lock"))["row"]
+    assert "key:admin" in (await browser.do("auditRow", name="dana", action="unban", identity=troll))["row"]
+    actions = [row.split("\t")[2] for row in ban["rows"]]  # time, who, act, ...
+    assert actions.index("unban") < actions.index("lock") < actions.index("ban"), ban["rows"]
+    violations = (await browser.do("axe", name="dana"))["violations"]
+    assert not serious(violations), violations
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await browser.do("screenshot", name="dana", path=str(SCREENSHOTS / "audit.png"))
+    # On a narrow screen the trail scrolls in its own keyboard-reachable region, not the page.
+    await browser.do("resize", name="dana", width=390, height=844)
+    overflow = await browser.do("overflow", name="dana")
+    assert overflow["scrollWidth"] <= overflow["width"], overflow
+    violations = (await browser.do("axe", name="dana"))["violations"]
+    assert not serious(violations), violations
+    await browser.do("resize", name="dana", width=1280, height=800)
+    # An act while the trail is open shows up in it without a reload.
+    await stack.graphql("mutation($r: String!) { unlockRoom(room: $r) }", r=room)
+    assert "key:admin" in (await browser.do("auditRow", name="dana", action="unlock"))["row"]
+    await browser.do("click", name="dana", label="Participants and moderation")
+    await browser.do("waitText", name="dana", testId="lock", hasText="Not locked")
+    assert (await stack.rest_token(plain_user(plain), room, plain)).status_code == 200
+
+    # An admin reads the whole trail, every room's acts.
+    await browser.do("open", name="root")
+    await browser.do("signIn", name="root", credential=ADMIN_KEY)
+    await browser.do("signedIn", name="root")
+    await browser.do("click", name="root", label="Whole audit trail")
+    whole = await browser.do("auditRow", name="root", action="ban", identity=troll)
+    assert room in whole["row"], whole
+    assert uid in whole["row"], whole
+    violations = (await browser.do("axe", name="root"))["violations"]
+    assert not serious(violations), violations
+
+    # In Chinese: an act's error and an act's result, in the user's language, with the service's message.
+    await browser.do("open", name="dana-zh", locale="zh-CN")
+    await browser.do("signIn", name="dana-zh", credential=moderator(uid, room))
+    await browser.do("signedIn", name="dana-zh")
+    await browser.do("openRoom", name="dana-zh", room=room)
+    await browser.do("fill", name="dana-zh", label="要封禁的身份", value="禁" * 100)  # 300 bytes: too long
+    await browser.do("click", name="dana-zh", label="封禁")
+    failed = (await browser.do("notice", name="dana-zh", hasText="失败:输入无效"))["text"]
+    assert "identity" in failed, failed
+    await browser.do("click", name="dana-zh", label="锁定房间")
+    await browser.do("notice", name="dana-zh", hasText=f"已完成:锁定房间 {room}")
+    await browser.do("waitText", name="dana-zh", testId="lock", hasText=f"已由 {uid}")
+
+
+async def test_the_overview_pages_rooms_and_filters_them_by_name_live(stack: Stack, browser: Browser) -> None:
+    prefix = f"pg-{uuid.uuid4().hex[:4]}-"
+    names = [f"{prefix}{index:02d}" for index in range(22)]
+    create = "mutation($r: String!) { createRoom(name: $r) { id } }"
+    try:
+        for name in names:
+            await stack.graphql(create, r=name)
+        await browser.do("open", name="pager")
+        await browser.do("signIn", name="pager", credential=ADMIN_KEY)
+        await browser.do("signedIn", name="pager")
+        await browser.do("fill", name="pager", label="Name starts with", value=prefix)
+        await browser.do("waitText", name="pager", testId="rooms-shown", hasText="20 of 22 rooms")
+        assert (await browser.do("roomPages", name="pager"))["rooms"] == names[:20]
+        await browser.do("click", name="pager", label="More rooms")
+        await browser.do("waitText", name="pager", testId="rooms-shown", hasText="22 of 22 rooms")
+        assert (await browser.do("roomPages", name="pager"))["rooms"] == names
+        # A room opened meanwhile lands in the first page; the second starts after the first's new end.
+        await stack.graphql(create, r=prefix + "05a")
+        await browser.do("waitText", name="pager", testId="rooms-shown", hasText="23 of 23 rooms")
+        assert (await browser.do("roomPages", name="pager"))["rooms"] == sorted([*names, prefix + "05a"])
+        violations = (await browser.do("axe", name="pager"))["violations"]
+        assert not serious(violations), violations
+    finally:
+        for name in [*names, prefix + "05a"]:
+            with contextlib.suppress(AssertionError):
+                await stack.graphql("mutation($r: String!) { deleteRoom(name: $r) { id } }", r=name)
 
 
 async def test_axe_finds_no_serious_violation_wide_or_narrow(
@@ -313,16 +338,16 @@ async def test_axe_finds_no_serious_violation_wide_or_narrow(
     for width, height in ((1280, 800), (390, 844)):
         name = f"axe-{width}"
         await browser.do("open", name=name, width=width, height=height)
-        assert not _serious((await browser.do("axe", name=name))["violations"]), "sign-in page"
+        assert not serious((await browser.do("axe", name=name))["violations"]), "sign-in page"
         await browser.do("signIn", name=name, credential=ADMIN_KEY)
         await browser.do("signedIn", name=name)
         await browser.do("roomCount", name=name, room=room, count=1)
-        assert not _serious((await browser.do("axe", name=name))["violations"]), "room overview"
+        assert not serious((await browser.do("axe", name=name))["violations"]), "room overview"
         await browser.do("openRoom", name=name, room=room)
         await browser.do("waitRow", name=name, identity="axe-speaker", hasText="MICROPHONE")
         await browser.do("click", name=name, label="Details axe-speaker")
         violations = (await browser.do("axe", name=name))["violations"]
-        assert not _serious(violations), violations
+        assert not serious(violations), violations
         overflow = await browser.do("overflow", name=name)
         assert overflow["scrollWidth"] <= overflow["width"], overflow
         if width < 500:
