@@ -6,7 +6,9 @@ import strawberry
 
 from .bans import BanMutations
 from .locks import LockMutations
+from .mute_all import MuteAllMutations
 from .participants import ParticipantMutations
+from .room_info import RoomInfoMutations
 from .rooms import RoomMutations
 from .tokens import TokenMutations
 
@@ -14,5 +16,14 @@ __all__ = ["Mutation"]
 
 
 @strawberry.type
-class Mutation(TokenMutations, RoomMutations, ParticipantMutations, BanMutations, LockMutations):
-    """The tokens', rooms', participants', bans' and locks' mutations, in this order (the bases' order is the SDL's)."""
+class Mutation(
+    TokenMutations,
+    RoomMutations,
+    RoomInfoMutations,
+    ParticipantMutations,
+    BanMutations,
+    LockMutations,
+    MuteAllMutations,
+):
+    """The mutations of tokens, rooms (and the room itself), participants, bans, locks and mute-all, in this
+    order (the bases' order is the SDL's)."""
