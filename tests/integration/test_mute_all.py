@@ -5,6 +5,7 @@ another client sees it) and, with no webhook, by the reconciler; after unmuteAll
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -113,7 +114,7 @@ async def test_mute_all_mutes_everyone_but_the_excepted_and_holds_for_late_joine
         await seen_muted(observer, f"p{n}", mark)
         publication = speakers[n].audio
         assert publication is not None
-        await speakers[n].wait_until(lambda publication=publication: bool(publication.muted))  # the publisher too
+        await speakers[n].wait_until(functools.partial(getattr, publication, "muted"))  # the publisher sees it too
     await asyncio.sleep(1)  # time enough for a wrong mute of p0 to arrive
     assert not sees_muted(observer, "p0")
     assert [sees_muted(observer, f"p{n}") for n in range(1, 5)] == [True] * 4
