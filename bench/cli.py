@@ -22,6 +22,7 @@ from tests.harness.livekit_server import LiveKitServer, LiveKitServerError
 from .client import BenchError, ServiceClient
 from .load import CREATE_TOKEN_MUTATION, WrkError, ensure_wrk
 from .moderation import audit_rows, audit_run, ban_enforcement
+from .mute_all import mute_all_rows, mute_on_join
 from .participants import PoolProcess
 from .report import Row, machine, render_table, write_json
 from .run import (
@@ -160,6 +161,8 @@ async def _main_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
     out["audit"] = await audit_run(stack, config)
     print("\n[ban enforcement]", flush=True)
     out["ban_enforcement"] = await ban_enforcement(stack)
+    print("\n[mute-all: late joiners]", flush=True)
+    out["mute_on_join"] = await mute_on_join(stack)
     return out
 
 
@@ -299,6 +302,7 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
         )
     if "audit" in results:
         rows += audit_rows(results)
+        rows += mute_all_rows(results)
     # On a shared machine other people's work competes for the same cores: processes of this
     # machine that are not ours, and the time the hypervisor gave our CPUs to other machines.
     phases: list[tuple[str, dict[str, float]]] = [
