@@ -73,7 +73,7 @@ def state_to_dict(state: MuteAll) -> dict[str, Any]:
         **body(
             {
                 "except": {"type": "array", "items": NAME, "description": "repeated, or one comma-separated value"},
-                "sources": {"type": "array", "items": _SOURCE, "description": "default MICROPHONE"},
+                "sources": {"type": "array", "items": _SOURCE, "minItems": 1, "description": "default MICROPHONE"},
             },
             [],
         ),

@@ -37,7 +37,13 @@ async def update_room_metadata(request: Request, room: str) -> EnvelopeResponse:
     openapi_extra={
         **body(
             {
-                "payload": {"type": "string", "description": "text, at most GXRTC_MAX_MESSAGE_BYTES of UTF-8"},
+                "payload": {
+                    "type": "string",
+                    "minLength": 1,
+                    # What can never exceed the default 15 KiB, whatever the characters (as NAME does).
+                    "maxLength": 3840,
+                    "description": "text, 1 to GXRTC_MAX_MESSAGE_BYTES bytes of UTF-8",
+                },
                 "topic": NAME,
                 "identities": {"type": "array", "items": NAME, "description": "none: everyone in the room"},
             },

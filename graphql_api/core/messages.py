@@ -54,6 +54,8 @@ async def send_message(
     room = check_name(room, "room")
     if payload is None:
         raise MissingParameter("payload")
+    if payload == "":
+        raise InvalidParameter("payload", "must not be empty")
     check_text(payload, "payload", core.settings.max_message_bytes)
     if topic is not None:
         topic = check_name(topic, "topic")

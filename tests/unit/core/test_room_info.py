@@ -56,6 +56,9 @@ async def test_a_message_goes_reliably_to_whom_it_names_and_its_event_has_no_pay
     with pytest.raises(MissingParameter):
         await messages.send_message(core, MODERATOR, "ours", None)
     with pytest.raises(InvalidParameter) as bad:
+        await messages.send_message(core, MODERATOR, "ours", "")
+    assert bad.value.param == "payload"
+    with pytest.raises(InvalidParameter) as bad:
         await messages.send_message(core, MODERATOR, "ours", "x" * (core.settings.max_message_bytes + 1))
     assert bad.value.param == "payload"
     with pytest.raises(InvalidParameter) as bad:
