@@ -212,3 +212,19 @@ async def test_without_webhooks_the_reconciler_mutes_a_late_joiner(
     )
     # Within the interval, plus LiveKit's listing and mute on a loaded machine.
     assert max(delays) < RECONCILE_INTERVAL + 3, timings
+
+
+async def test_a_mute_all_through_b_holds_at_once_for_webhooks_that_reach_a(
+    stack: Stack, pool: ParticipantPool, room_name: str
+) -> None:
+    """A has just read the room's rules (a token minted through it), so only the event through Redis, not its
+    cache's TTL, can tell A in time that B muted the room all."""
+    observer = await pool.join(await mint(stack.a, "observer", room_name))
+    token = await mint(stack.a, "late", room_name)
+    response = await rest(stack.b, "POST", f"/room/{room_name}/mute_all")
+    assert response.status_code == 200, response.text
+    mark = observer.mark()
+    joiner = await pool.join(token)
+    await joiner.publish_audio()
+    await observer.wait_for("track_published", lambda _, participant: participant.identity == "late", since=mark)
+    await seen_muted(observer, "late", mark, timeout=1.5)  # within A's 2 s cache of the rules it read
