@@ -28,7 +28,7 @@ MAX_FIELDS = 100
 # object rather than as a string holding one; both mean the same as the form.
 _NUMBER_KEYS = frozenset({"empty_timeout", "departure_timeout", "max_participants", "duration"})
 _OBJECT_KEYS = frozenset({"attrs", "attributes", "permission"})
-_BOOLEAN_KEYS = frozenset({"remove_late_joiners"})
+_BOOLEAN_KEYS = frozenset({"remove_late_joiners", "strict"})
 # Lists of names: the key repeated, one comma-separated value, or (JSON) an array of strings. Repeated
 # values are kept joined by a newline, which no name may contain (validation refuses control characters).
 _LIST_KEYS = frozenset({"except", "sources", "identities"})

@@ -15,7 +15,7 @@ from graphql_api.i18n import localize
 
 from .envelope import PARAM_ALIASES, EnvelopeResponse, ok
 from .errors import language as caller_language
-from .forms import list_param, read_params
+from .forms import bool_param, list_param, read_params
 from .openapi import NAME, body, responses
 from .table import caller, router
 
@@ -30,8 +30,9 @@ _STATE = {
         "muted_at": {"type": "number", "description": "Unix seconds"},
         "sources": {"type": "array", "items": _SOURCE},
         "except": {"type": "array", "items": {"type": "string"}},
+        "strict": {"type": "boolean"},
     },
-    "required": ["room", "muted_by", "muted_at", "sources", "except"],
+    "required": ["room", "muted_by", "muted_at", "sources", "except", "strict"],
 }
 _RESULT = {
     "type": "object",
@@ -64,6 +65,7 @@ def state_to_dict(state: MuteAll) -> dict[str, Any]:
         "muted_at": state.muted_at,
         "sources": [source.upper() for source in state.sources],
         "except": sorted(state.excepted),
+        "strict": state.strict,
     }
 
 
@@ -74,6 +76,11 @@ def state_to_dict(state: MuteAll) -> dict[str, Any]:
             {
                 "except": {"type": "array", "items": NAME, "description": "repeated, or one comma-separated value"},
                 "sources": {"type": "array", "items": _SOURCE, "minItems": 1, "description": "default MICROPHONE"},
+                "strict": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "tokens minted meanwhile cannot publish",
+                },
             },
             [],
         ),
@@ -91,7 +98,12 @@ async def mute_all(request: Request, room: str) -> EnvelopeResponse:
     core, principal = await caller(request)
     params = await read_params(request)
     done = await mute_all_ops.mute_all(
-        core, principal, room, excepted=list_param(params, "except"), sources=list_param(params, "sources")
+        core,
+        principal,
+        room,
+        excepted=list_param(params, "except"),
+        sources=list_param(params, "sources"),
+        strict=bool_param(params, "strict", default=False),
     )
     language = caller_language(request.headers, core.settings)
     return ok(

@@ -105,6 +105,12 @@ class MuteAll:
     sources: tuple[str, ...]
     """Track source names, lower-case (`vocabulary.TRACK_SOURCES`)."""
     excepted: frozenset[str]
+    strict: bool = False
+    """Tokens minted meanwhile for identities not excepted cannot publish `sources` at all."""
+
+    def withholds(self, identity: str) -> frozenset[str]:
+        """The sources a token minted now for `identity` may not publish (none unless strict)."""
+        return frozenset(self.sources) if self.strict and identity not in self.excepted else frozenset()
 
     def holds(self, identity: str, source: int) -> bool:
         """Whether a track of `source` (LiveKit's TrackSource number) published by `identity` is to be muted."""
@@ -227,6 +233,7 @@ async def load_rules(core: Core, room: str) -> RoomRules:
             muted_at=mute_row.muted_at,
             sources=tuple(mute_row.sources),
             excepted=frozenset(mute_row.excepted),
+            strict=bool(mute_row.strict),
         )
         if mute_row is not None
         else None

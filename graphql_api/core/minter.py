@@ -62,6 +62,7 @@ class TokenMinter:
         hidden: bool = False,
         attributes: Mapping[str, str] | None = None,
         metadata: str | None = None,
+        can_publish: bool = True,
     ) -> JoinToken:
         # Same guard as AccessToken.to_jwt: a join grant without both is useless to LiveKit.
         if not identity or not room:
@@ -76,7 +77,9 @@ class TokenMinter:
         if attributes:
             claims["attributes"] = dict(attributes)
         video: dict[str, object] = {"room": room, "roomJoin": True}
-        if can_publish_sources is not None:
+        if not can_publish:
+            video["canPublish"] = False
+        elif can_publish_sources is not None:
             video["canPublishSources"] = list(can_publish_sources)
         if hidden:
             video["hidden"] = True

@@ -10,6 +10,8 @@ result per identity); while it holds, a track of those sources that is found
 unmuted is muted as soon as we learn of it: at its `track_published` webhook
 (`enforcement.receive_webhook`) and, for a webhook that was lost (or a
 participant that unmuted itself), by the reconciler (`keep_muted_once`).
+With `strict`, tokens minted meanwhile for identities not excepted cannot
+publish those sources at all (`tokens`; docs/moderation.md has the trade-off).
 `unmute_all` lifts the state and leaves tracks as they are: nobody is unmuted
 by it, and who joins afterwards stays unmuted. Both are audited, and announced
 on `roomEvents` as ROOM_MUTED_ALL (with `sources`, and the excepted as
@@ -124,6 +126,7 @@ async def mute_all(
     *,
     excepted: Sequence[str] | None = None,
     sources: Sequence[str] | None = None,
+    strict: bool = False,
 ) -> MuteAllResult:
     """Mute `room`'s tracks of `sources` (microphones by default) but the `excepted` identities', and keep them so.
 
@@ -133,10 +136,13 @@ async def mute_all(
     room = check_name(room, "room")
     wanted = _check_sources(sources)
     spared = _check_excepted(excepted)
-    async with audited(core, principal, "mute_all", room, sources=list(wanted), excepted=sorted(spared)) as act:
+    detail = {"sources": list(wanted), "excepted": sorted(spared), "strict": strict}
+    async with audited(core, principal, "mute_all", room, None, **detail) as act:
         policy.require_moderator(principal, room)
         await existing_room(core, room)
-        state = MuteAll(room=room, muted_by=principal.uid, muted_at=time.time(), sources=wanted, excepted=spared)
+        state = MuteAll(
+            room=room, muted_by=principal.uid, muted_at=time.time(), sources=wanted, excepted=spared, strict=strict
+        )
         # Stored before the tracks are muted, so a track published meanwhile is held by the state.
         async with act.transaction() as connection:
             await upsert(
@@ -149,6 +155,7 @@ async def mute_all(
                     "muted_at": state.muted_at,
                     "sources": list(wanted),
                     "excepted": sorted(spared),
+                    "strict": strict,
                 },
             )
     core.rules.drop(room)

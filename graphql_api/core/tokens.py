@@ -7,6 +7,8 @@ A token may carry the participant's initial `metadata` and `attributes`, bounded
 as `participants.update_participant` bounds them, and only where the caller could
 set them on the participant afterwards: moderators of the room and admins
 (`policy.require_moderator`, the same decision as `updateParticipant`'s).
+While a room is muted all in strict mode, a token for an identity it does not
+except cannot publish the muted sources (`mute_all`).
 A token minted for someone else is an audited act; one's own (the hot path) is not.
 """
 
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import grants, policy
-from .admission import ADMITTED_AS, require_admitted
+from .admission import ADMITTED_AS, require_admitted, room_rules
 from .audit import audited
 from .auth import Principal
 from .minter import JoinToken
@@ -106,6 +108,10 @@ async def _mint(
     ceiling = policy.token_ttl_ceiling(principal, core.settings)
     ttl = check_count(ttl_seconds, "ttl_seconds", minimum=1, maximum=ceiling)
     mark = await require_admitted(core, principal, room, identity)
+    rules = core.rules.fresh(room) or await room_rules(core, room)  # read just now by admission
+    withheld = rules.mute_all.withholds(identity) if rules.mute_all is not None else frozenset()
+    if withheld:
+        sources = grants.withhold(sources, withheld)
     return core.minter.mint(
         identity=identity,
         room=room,
@@ -115,4 +121,5 @@ async def _mint(
         hidden=hidden,
         attributes={**(info.attributes or {}), **({ADMITTED_AS: mark} if mark is not None else {})} or None,
         metadata=info.metadata,
+        can_publish=not withheld or sources != [],  # LiveKit reads an empty list as any source
     )

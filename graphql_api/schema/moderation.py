@@ -79,6 +79,9 @@ class RoomMuteAll:
     muted_at: datetime.datetime
     sources: list[TrackSource]  # type: ignore[valid-type]
     excepted: list[str]
+    strict: bool = strawberry.field(
+        description="Whether tokens minted meanwhile for identities not excepted cannot publish `sources` at all."
+    )
 
     @classmethod
     def from_data(cls, state: MuteAllData) -> RoomMuteAll:
@@ -88,6 +91,7 @@ class RoomMuteAll:
             muted_at=_time(state.muted_at),
             sources=[TrackSource[source.upper()] for source in state.sources],
             excepted=sorted(state.excepted),
+            strict=state.strict,
         )
 
 

@@ -228,3 +228,29 @@ async def test_a_mute_all_through_b_holds_at_once_for_webhooks_that_reach_a(
     await joiner.publish_audio()
     await observer.wait_for("track_published", lambda _, participant: participant.identity == "late", since=mark)
     await seen_muted(observer, "late", mark, timeout=1.5)  # within A's 2 s cache of the rules it read
+
+
+async def test_strict_mode_keeps_a_late_joiners_microphone_unpublished_but_the_excepteds(
+    stack: Stack, pool: ParticipantPool, room_name: str
+) -> None:
+    observer = await pool.join(await mint(stack.a, "observer", room_name))
+    body = await graphql(
+        stack.a,
+        'mutation($r: String!) { muteAll(room: $r, except: ["host"], strict: true) { state { strict } } }',
+        r=room_name,
+    )
+    assert body["data"]["muteAll"]["state"] == {"strict": True}
+    late = await pool.join(await mint(stack.a, "late", room_name))
+    with pytest.raises(Exception):  # noqa: B017, PT011  (the SDK's refusal, or no answer: either way not published)
+        await asyncio.wait_for(late.publish_audio(), 5)
+    host = await pool.join(await mint(stack.a, "host", room_name), audio=True)
+    await observer.wait_until(lambda: bool(observer.room.remote_participants.get("host", None)))
+    await asyncio.sleep(1)
+    tracks = {
+        identity: [publication.source for publication in remote.track_publications.values()]
+        for identity, remote in observer.room.remote_participants.items()
+    }
+    assert tracks["late"] == []
+    assert len(tracks["host"]) == 1
+    assert host.audio is not None
+    assert not host.audio.muted

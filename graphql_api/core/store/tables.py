@@ -73,6 +73,7 @@ room_mute_all: Final = Table(
     Column("muted_at", Double, nullable=False),
     Column("sources", JSON, nullable=False, comment="track source names, lower-case"),
     Column("excepted", JSON, nullable=False, comment="identities left alone"),
+    Column("strict", Boolean, nullable=False, default=False, comment="tokens minted meanwhile cannot publish them"),
 )
 
 # SQLite makes only an INTEGER PRIMARY KEY an alias of its rowid (and so autoincrementing).

@@ -42,7 +42,8 @@ class MuteAllMutations:
             "Mute every track of `sources` (microphones by default) in a room, but those of the `except`"
             " identities, and keep it so: a track of those sources published or found unmuted later is muted"
             " as soon as the service learns of it (moderators of the room, admins). Calling it again replaces"
-            " the sources and exceptions; NOT_FOUND for no such room."
+            " the sources and exceptions; NOT_FOUND for no such room. With `strict`, tokens minted meanwhile for"
+            " identities not excepted cannot publish those sources at all (unpublished rather than muted)."
         )
     )
     async def mute_all(
@@ -51,6 +52,7 @@ class MuteAllMutations:
         room: str,
         except_: Annotated[list[str] | None, strawberry.argument(name="except")] = None,
         sources: list[TrackSource] | None = None,  # type: ignore[valid-type]
+        strict: bool = False,
     ) -> MuteAllResult:
         core, principal = await info.context.caller()
         done = await mute_all_ops.mute_all(
@@ -59,6 +61,7 @@ class MuteAllMutations:
             room,
             excepted=except_,
             sources=[source.name for source in sources] if sources is not None else None,  # type: ignore[attr-defined]
+            strict=strict,
         )
         language = info.context.language
         return MuteAllResult(

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 
+import jwt
 import pytest
 from livekit.protocol import models
 
-from graphql_api.core import mute_all
+from graphql_api.core import mute_all, tokens
 from graphql_api.core.enforcement import receive_webhook
 from graphql_api.core.events import RoomEvent
 from graphql_api.core.fake_livekit import FakeRoomService
 from graphql_api.core.services import Core
 from graphql_api.errors import Forbidden, InvalidParameter, RoomNotFound
 
-from .conftest import ADMIN, MODERATOR, USER
+from .conftest import ADMIN, MODERATOR, SECRET, USER
 
 MIC = models.TrackSource.MICROPHONE
 CAMERA = models.TrackSource.CAMERA
@@ -145,3 +146,33 @@ async def test_muting_all_again_replaces_the_state(core: Core, service: FakeRoom
     assert done.state.excepted == frozenset()
     assert done.state.sources == ("camera", "microphone")
     assert [(o.identity, o.muted_tracks) for o in done.outcomes] == [("host", 1)]
+
+
+def video_grant(token: str) -> dict[str, object]:
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_aud": False})
+    video: dict[str, object] = claims["video"]
+    return video
+
+
+async def test_strict_mode_mints_tokens_that_cannot_publish_the_muted_sources_but_the_excepted(
+    core: Core, service: FakeRoomService
+) -> None:
+    service.add_room("ours")
+    await mute_all.mute_all(core, MODERATOR, "ours", excepted=["host"], sources=["microphone", "camera"], strict=True)
+    late = video_grant((await tokens.create_token(core, ADMIN, room="ours", identity="late")).token)
+    assert late["canPublishSources"] == ["screen_share", "screen_share_audio"]
+    host = video_grant((await tokens.create_token(core, ADMIN, room="ours", identity="host")).token)
+    assert "canPublishSources" not in host
+    assert "canPublish" not in host
+    asked = await tokens.create_token(core, ADMIN, room="ours", identity="x", can_publish_sources=["microphone"])
+    assert video_grant(asked.token)["canPublish"] is False  # nothing left: not an empty list, which means any
+    assert "canPublishSources" not in video_grant(asked.token)
+    await mute_all.mute_all(core, MODERATOR, "ours")  # not strict: tokens as usual
+    assert "canPublishSources" not in video_grant(
+        (await tokens.create_token(core, ADMIN, room="ours", identity="y")).token
+    )
+    await mute_all.mute_all(core, MODERATOR, "ours", strict=True)
+    await mute_all.unmute_all(core, MODERATOR, "ours")
+    assert "canPublishSources" not in video_grant(
+        (await tokens.create_token(core, ADMIN, room="ours", identity="z")).token
+    )

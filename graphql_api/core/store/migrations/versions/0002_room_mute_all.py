@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("muted_at", sa.Double(), nullable=False),
         sa.Column("sources", sa.JSON(), nullable=False, comment="track source names, lower-case"),
         sa.Column("excepted", sa.JSON(), nullable=False, comment="identities left alone"),
+        sa.Column("strict", sa.Boolean(), nullable=False, comment="tokens minted meanwhile cannot publish them"),
         sa.PrimaryKeyConstraint("room", name="pk_room_mute_all"),
     )
 
