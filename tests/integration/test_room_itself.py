@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.harness.graphql_ws import SubscriptionClient
 from tests.harness.participants import ParticipantPool
 from tests.integration.moderation_stack import ADMIN, Stack, bearer, graphql, mint, moderation_stack, rest
 
@@ -152,3 +153,34 @@ async def test_a_tokens_metadata_and_attributes_are_the_participants_in_livekit(
         stack.a, "POST", "/room/token", uid="g", room=room_name, attributes='{"gxrtc.admitted_as": "admin"}'
     )
     assert reserved.status_code == 400
+
+
+async def test_the_room_itself_and_mute_all_on_room_events_through_another_instance(
+    stack: Stack, pool: ParticipantPool, room_name: str
+) -> None:
+    """Changes made through A reach a subscriber on B (through Redis): a message without its payload."""
+    await pool.join(await mint(stack.a, "alice", room_name))
+    query = """subscription($room: String!) { roomEvents(room: $room) {
+        kind actor identities sources topic metadata reason participant { identity } } }"""
+    url = stack.b.base_url.replace("http", "ws") + "/graphql"
+    async with SubscriptionClient(url, ADMIN["authorization"]) as subscriber:
+        key = await subscriber.subscribe(query, room=room_name)
+        _, snapshot = await subscriber.next_event(key)
+        assert snapshot["kind"] == "SNAPSHOT"
+        await rest(stack.a, "POST", f"/room/{room_name}/message", payload="secret words", topic="t", identities="alice")
+        await rest(stack.a, "POST", f"/room/{room_name}/metadata", metadata="m1")
+        await rest(stack.a, "POST", f"/room/{room_name}/mute_all", **{"except": "alice", "sources": "camera"})
+        await rest(stack.a, "DELETE", f"/room/{room_name}/mute_all")
+        seen = []
+        while len(seen) < 4:
+            _, event = await subscriber.next_event(key)
+            if event["kind"] in ("MESSAGE_SENT", "ROOM_METADATA_UPDATED", "ROOM_MUTED_ALL", "ROOM_UNMUTED_ALL"):
+                seen.append(event)
+    assert "secret words" not in json.dumps(seen)
+    assert [(e["kind"], e["identities"], e["sources"], e["topic"], e["metadata"]) for e in seen] == [
+        ("MESSAGE_SENT", ["alice"], [], "t", None),
+        ("ROOM_METADATA_UPDATED", [], [], None, "m1"),
+        ("ROOM_MUTED_ALL", ["alice"], ["CAMERA"], None, None),
+        ("ROOM_UNMUTED_ALL", [], [], None, None),
+    ]
+    assert {e["actor"] for e in seen} == {"key:admin"}
