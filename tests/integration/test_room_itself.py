@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -169,9 +170,9 @@ async def test_the_room_itself_and_mute_all_on_room_events_through_another_insta
         assert snapshot["kind"] == "SNAPSHOT"
         await rest(stack.a, "POST", f"/room/{room_name}/message", payload="secret words", topic="t", identities="alice")
         await rest(stack.a, "POST", f"/room/{room_name}/metadata", metadata="m1")
-        await rest(stack.a, "POST", f"/room/{room_name}/mute_all", **{"except": "alice", "sources": "camera"})
+        await rest(stack.a, "POST", f"/room/{room_name}/mute_all", ADMIN, **{"except": "alice", "sources": "camera"})
         await rest(stack.a, "DELETE", f"/room/{room_name}/mute_all")
-        seen = []
+        seen: list[dict[str, Any]] = []
         while len(seen) < 4:
             _, event = await subscriber.next_event(key)
             if event["kind"] in ("MESSAGE_SENT", "ROOM_METADATA_UPDATED", "ROOM_MUTED_ALL", "ROOM_UNMUTED_ALL"):
