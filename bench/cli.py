@@ -23,6 +23,7 @@ from .bulk import bulk_rows, bulk_run
 from .client import BenchError, ServiceClient
 from .load import CREATE_TOKEN_MUTATION, WrkError, ensure_wrk
 from .moderation import audit_rows, audit_run, ban_enforcement
+from .mute_all import mute_all_rows, mute_on_join
 from .observability import metrics_cost, metrics_rows
 from .participants import PoolProcess
 from .report import Row, machine, render_table, write_json
@@ -166,6 +167,8 @@ async def _main_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
     out["metrics_cost"] = metrics_cost(stack, config)
     print("\n[bulk acts and presence]", flush=True)
     out["bulk"] = await bulk_run(stack)
+    print("\n[mute-all: late joiners]", flush=True)
+    out["mute_on_join"] = await mute_on_join(stack)
     return out
 
 
@@ -309,6 +312,8 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
         rows += metrics_rows(results)
     if "bulk" in results:
         rows += bulk_rows(results)
+    if "mute_on_join" in results:
+        rows += mute_all_rows(results)
     # On a shared machine other people's work competes for the same cores: processes of this
     # machine that are not ours, and the time the hypervisor gave our CPUs to other machines.
     phases: list[tuple[str, dict[str, float]]] = [

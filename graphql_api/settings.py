@@ -202,6 +202,8 @@ class Settings(BaseSettings):
     # LiveKit's own defaults (limit.max_metadata_size, max_attributes_size); larger would be refused upstream.
     max_metadata_bytes: int = Field(default=512 * 1024, gt=0)
     max_attributes_bytes: int = Field(default=64 * 1024, gt=0)
+    # What LiveKit's clients accept of one reliable data packet.
+    max_message_bytes: int = Field(default=15 * 1024, gt=0)
     graphql_max_depth: int = Field(default=10, gt=0)
     graphql_max_aliases: int = Field(default=30, gt=0)
     graphql_max_tokens: int = Field(default=2000, gt=0)

@@ -19,7 +19,7 @@ from starlette.requests import Request
 
 from graphql_api.errors import InvalidParameter, UnsupportedMediaType
 
-__all__ = ["MAX_FIELDS", "bool_param", "int_param", "json_param", "read_params"]
+__all__ = ["MAX_FIELDS", "bool_param", "int_param", "json_param", "list_param", "read_params"]
 
 MAX_FIELDS = 100
 
@@ -27,10 +27,18 @@ MAX_FIELDS = 100
 # A JSON client may send numbers as numbers, and `attrs` or `permission` as an
 # object rather than as a string holding one; both mean the same as the form.
 _NUMBER_KEYS = frozenset({"empty_timeout", "departure_timeout", "max_participants", "duration"})
-_OBJECT_KEYS = frozenset({"attrs", "permission"})
-_BOOLEAN_KEYS = frozenset({"remove_late_joiners"})
+_OBJECT_KEYS = frozenset({"attrs", "attributes", "permission"})
+_BOOLEAN_KEYS = frozenset({"remove_late_joiners", "strict"})
+# Lists of names: the key repeated, one comma-separated value, or (JSON) an array of strings. Repeated
+# values are kept joined by a newline, which no name may contain (validation refuses control characters).
+_LIST_KEYS = frozenset({"except", "sources", "identities"})
+_REPEATED = "\n"
 _KNOWN_KEYS = (
-    _NUMBER_KEYS | _OBJECT_KEYS | _BOOLEAN_KEYS | {"uid", "room", "metadata", "name", "track_sid", "source", "reason"}
+    _NUMBER_KEYS
+    | _OBJECT_KEYS
+    | _BOOLEAN_KEYS
+    | _LIST_KEYS
+    | {"uid", "room", "metadata", "name", "track_sid", "source", "reason", "topic", "payload"}
 )
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -49,6 +57,8 @@ def _scalar(key: str, value: Any) -> str:
         return "true" if value else "false"
     if key in _OBJECT_KEYS and isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
+    if key in _LIST_KEYS and isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return _REPEATED.join(value) if value else _REPEATED
     raise InvalidParameter(key, "must be a string" if key not in _NUMBER_KEYS else "must be a non-negative integer")
 
 
@@ -65,8 +75,16 @@ def _parse_urlencoded(body: bytes) -> dict[str, str]:
         raise InvalidParameter("body", f"must have at most {MAX_FIELDS} fields") from None
     params: dict[str, str] = {}
     for key, value in pairs:
-        params.setdefault(key, value)
+        _add(params, key, value)
     return params
+
+
+def _add(params: dict[str, str], key: str, value: str) -> None:
+    """The first value of a key, but every value of a list key."""
+    if key in _LIST_KEYS and key in params:
+        params[key] += _REPEATED + value
+    else:
+        params.setdefault(key, value)
 
 
 async def read_params(request: Request) -> dict[str, str]:
@@ -78,7 +96,7 @@ async def read_params(request: Request) -> dict[str, str]:
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
                 raise InvalidParameter(key, "must be a plain form field, not a file")
-            params.setdefault(key, value)
+            _add(params, key, value)
     elif content_type == "application/json":
         body = await request.body()
         if not body.strip():
@@ -135,6 +153,15 @@ def bool_param(params: dict[str, str], key: str, *, default: bool | None = None)
     if word in _FALSE:
         return False
     raise InvalidParameter(key, "must be true or false")
+
+
+def list_param(params: dict[str, str], key: str) -> list[str] | None:
+    """A list of names: the key repeated, or one comma-separated value; None when absent."""
+    raw = params.get(key)
+    if raw is None:
+        return None
+    items = raw.split(_REPEATED) if _REPEATED in raw else raw.split(",")
+    return [item.strip() for item in items if item.strip()]
 
 
 def json_param(params: dict[str, str], key: str, core_name: str) -> Any:

@@ -10,6 +10,10 @@ the last rules known are used (or none, if the room was never read) and the
 next read is tried after the same TTL, so minting keeps working and stays as
 stale as the outage is long.
 
+A room's sticky mute-all (`MuteAll`, kept by `mute_all`) is read with its
+rules, through the same cache and dropped by the same events: it decides no
+admission, but the webhook and the reconciler that keep it ask for it as often.
+
 Who let a participant in is written into its token by us: the attribute
 `ADMITTED_AS` ("moderator" in every token a moderator of the room mints;
 "admin" in an admin's token minted while the room is locked; absent otherwise).
@@ -28,11 +32,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
 
+from livekit.protocol import models
 from sqlalchemy import or_, select
 
 from ..errors import Banned, RoomLocked, ServiceUnavailable
 from .auth import Principal
-from .store import EVERY_ROOM, bans, room_locks
+from .store import EVERY_ROOM, bans, room_locks, room_mute_all
 
 if TYPE_CHECKING:
     from .services import Core
@@ -43,6 +48,7 @@ __all__ = [
     "RULES_TTL_SECONDS",
     "Ban",
     "Lock",
+    "MuteAll",
     "Refusal",
     "RoomRules",
     "RulesCache",
@@ -90,11 +96,37 @@ class Lock:
 
 
 @dataclass(frozen=True, slots=True)
+class MuteAll:
+    """A room muted all: tracks of `sources` are kept muted, but those of the `excepted` identities."""
+
+    room: str
+    muted_by: str
+    muted_at: float
+    sources: tuple[str, ...]
+    """Track source names, lower-case (`vocabulary.TRACK_SOURCES`)."""
+    excepted: frozenset[str]
+    strict: bool = False
+    """Tokens minted meanwhile for identities not excepted cannot publish `sources` at all."""
+
+    def withholds(self, identity: str) -> frozenset[str]:
+        """The sources a token minted now for `identity` may not publish (none unless strict)."""
+        return frozenset(self.sources) if self.strict and identity not in self.excepted else frozenset()
+
+    def holds(self, identity: str, source: int) -> bool:
+        """Whether a track of `source` (LiveKit's TrackSource number) published by `identity` is to be muted."""
+        if identity in self.excepted:
+            return False
+        name = models.TrackSource.Name(source).lower() if source in models.TrackSource.values() else ""
+        return name in self.sources
+
+
+@dataclass(frozen=True, slots=True)
 class RoomRules:
-    """What admission needs of one room: its bans and the every-room ones, and its lock."""
+    """What admission needs of one room: its bans and the every-room ones, and its lock; and its mute-all."""
 
     bans: tuple[Ban, ...] = ()
     lock: Lock | None = None
+    mute_all: MuteAll | None = None
     _by_identity: dict[str, list[Ban]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -172,6 +204,7 @@ async def load_rules(core: Core, room: str) -> RoomRules:
             await connection.execute(select(bans).where(or_(bans.c.room == room, bans.c.room == EVERY_ROOM)))
         ).all()
         lock_row = (await connection.execute(select(room_locks).where(room_locks.c.room == room))).first()
+        mute_row = (await connection.execute(select(room_mute_all).where(room_mute_all.c.room == room))).first()
     found = tuple(
         Ban(
             room=row.room,
@@ -193,9 +226,21 @@ async def load_rules(core: Core, room: str) -> RoomRules:
         if lock_row is not None
         else None
     )
-    if not found and lock is None:
+    mute_all = (
+        MuteAll(
+            room=mute_row.room,
+            muted_by=mute_row.muted_by,
+            muted_at=mute_row.muted_at,
+            sources=tuple(mute_row.sources),
+            excepted=frozenset(mute_row.excepted),
+            strict=bool(mute_row.strict),
+        )
+        if mute_row is not None
+        else None
+    )
+    if not found and lock is None and mute_all is None:
         return NO_RULES
-    return RoomRules(bans=found, lock=lock)
+    return RoomRules(bans=found, lock=lock, mute_all=mute_all)
 
 
 class RulesCache:

@@ -5,7 +5,8 @@ refresh tokens on reconnect, so a ban or a lock holds only if every join is
 checked: `receive_webhook` checks each `participant_joined` LiveKit reports,
 and `enforce_once` (the reconciler's, every interval) the rooms that have bans
 or a lock, for joins whose webhook was lost. A removal is announced as
-PARTICIPANT_REFUSED with the reason ("banned", "room locked").
+PARTICIPANT_REFUSED with the reason ("banned", "room locked"). A room muted
+all (`mute_all`) is kept here too: each `track_published` it holds is muted.
 
 `follow_rules` drops a room's cached rules when its moderation events arrive,
 from this instance or another (through the broker), so a ban made anywhere is
@@ -27,6 +28,7 @@ from sqlalchemy import or_, select
 from ..errors import NotFound
 from .admission import ADMITTED_AS, NO_RULES, Refusal, refusal, room_rules
 from .events import EventKind, EventSource, RoomEvent
+from .mute_all import keep_muted
 from .store import EVERY_ROOM, bans, room_locks
 
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MODERATION_KINDS: Final[frozenset[EventKind]] = frozenset(
-    {"participant_banned", "participant_unbanned", "room_locked", "room_unlocked"}
+    {"participant_banned", "participant_unbanned", "room_locked", "room_unlocked", "room_muted_all", "room_unmuted_all"}
 )
 _MAX_PENDING: Final = 1_000
 """Removals under way from webhooks at most; past that the webhook's answer waits for its own."""
@@ -124,14 +126,25 @@ async def receive_webhook(core: Core, event: RoomEvent) -> None:
     if event.kind == "participant_joined" and participant is not None:
         why = await why_out(core, event.room, participant)
         if why is not None:
-            work = _logged(_turn_away(core, event.room, participant, why, "api"), f"removing {participant.identity}")
-            if len(_pending) < _MAX_PENDING:
-                task = asyncio.create_task(work)
-                _pending.add(task)
-                task.add_done_callback(_pending.discard)
-            else:
-                await work
+            await _in_background(
+                _logged(_turn_away(core, event.room, participant, why, "api"), f"removing {participant.identity}")
+            )
+    elif event.kind == "track_published" and participant is not None and event.track is not None:
+        state = (await room_rules(core, event.room)).mute_all
+        if state is not None and not event.track.muted and state.holds(participant.identity, event.track.source):
+            muting = keep_muted(core, event.room, participant, state, "api", tracks=[event.track])
+            await _in_background(_logged(muting, f"muting {participant.identity}'s new track"))
     await core.broker.publish(event)
+
+
+async def _in_background(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` as a task, so the webhook is answered without waiting on LiveKit (at most `_MAX_PENDING`)."""
+    if len(_pending) < _MAX_PENDING:
+        task = asyncio.create_task(work)
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+    else:
+        await work
 
 
 async def enforce_once(core: Core) -> list[RoomEvent]:

@@ -87,6 +87,20 @@ class FakeRoomService:
         self.participants.pop(request.room, None)
         return room_proto.DeleteRoomResponse()
 
+    async def update_room_metadata(self, request: room_proto.UpdateRoomMetadataRequest) -> models.Room:
+        self.calls.append(("update_room_metadata", request))
+        room = self.rooms.get(request.room)
+        if room is None:
+            raise _not_found("requested room does not exist")
+        room.metadata = request.metadata
+        return _copy(room)
+
+    async def send_data(self, request: room_proto.SendDataRequest) -> room_proto.SendDataResponse:
+        self.calls.append(("send_data", request))
+        if request.room not in self.rooms:
+            raise _not_found("requested room does not exist")
+        return room_proto.SendDataResponse()
+
     async def list_participants(
         self, request: room_proto.ListParticipantsRequest
     ) -> room_proto.ListParticipantsResponse:

@@ -24,7 +24,7 @@ from .auth import Principal, Role
 from .permissions import merge_permission
 from .vocabulary import PERMISSION_SWITCHES, TRACK_SOURCES
 
-__all__ = ["SOURCE_NAMES", "Ceiling", "ceiling", "require_grantable", "token_sources"]
+__all__ = ["SOURCE_NAMES", "Ceiling", "ceiling", "require_grantable", "token_sources", "withhold"]
 
 SOURCE_NAMES: Final = TRACK_SOURCES
 """The sources a token may let its holder publish, as token claims name them."""
@@ -70,6 +70,11 @@ def token_sources(
     if not set(wanted) <= limit.sources:
         raise Forbidden(f"your role may publish only {sorted(limit.sources)}")
     return wanted
+
+
+def withhold(sources: list[str] | None, withheld: frozenset[str]) -> list[str]:
+    """A token's publish sources (None: any) without `withheld`; an empty list publishes nothing."""
+    return [source for source in (SOURCE_NAMES if sources is None else sources) if source not in withheld]
 
 
 def require_grantable(principal: Principal, settings: Settings, patch: Mapping[str, Any]) -> None:

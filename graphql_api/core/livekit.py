@@ -261,6 +261,21 @@ class LiveKit:
         redact(room)
         return room
 
+    async def update_room_metadata(self, name: str, metadata: str) -> models.Room:
+        request = room_proto.UpdateRoomMetadataRequest(room=name, metadata=metadata)
+        room = await self._call("update_room_metadata", lambda: self._client.room.update_room_metadata(request))
+        redact(room)
+        return room
+
+    async def send_data(self, room: str, data: bytes, *, topic: str | None, identities: list[str]) -> None:
+        """Send `data` to `identities` in `room` (everyone when empty), reliably."""
+        request = room_proto.SendDataRequest(
+            room=room, data=data, kind=models.DataPacket.Kind.RELIABLE, destination_identities=identities
+        )
+        if topic is not None:
+            request.topic = topic
+        await self._call("send_data", lambda: self._client.room.send_data(request))
+
     async def delete_room(self, name: str) -> None:
         await self._call("delete_room", lambda: self._client.room.delete_room(room_proto.DeleteRoomRequest(room=name)))
 

@@ -5,9 +5,9 @@ which costs most of its time; tokens are the hottest path of the service, so
 the JWT is assembled here directly from a precomputed header and HMAC key.
 The claims match the API document's example: ``exp``, ``iss``, ``nbf``,
 ``sub`` and ``video`` with ``room`` and ``roomJoin``, plus ``name``,
-``canPublishSources`` and ``hidden`` only when asked for, and ``attributes`` (the
-participant's, set by LiveKit at join) only for a moderator's or admin's token
-(see admission). Never an admin grant.
+``canPublishSources``, ``hidden``, ``metadata`` and ``attributes`` only when asked
+for, and the ``attributes`` mark of a moderator's or admin's token (see
+admission). Never an admin grant.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class TokenMinter:
         can_publish_sources: Sequence[str] | None = None,
         hidden: bool = False,
         attributes: Mapping[str, str] | None = None,
+        metadata: str | None = None,
+        can_publish: bool = True,
     ) -> JoinToken:
         # Same guard as AccessToken.to_jwt: a join grant without both is useless to LiveKit.
         if not identity or not room:
@@ -70,10 +72,14 @@ class TokenMinter:
         claims: dict[str, object] = {"exp": exp, "iss": self._api_key, "nbf": now, "sub": identity}
         if name:
             claims["name"] = name
+        if metadata:
+            claims["metadata"] = metadata
         if attributes:
             claims["attributes"] = dict(attributes)
         video: dict[str, object] = {"room": room, "roomJoin": True}
-        if can_publish_sources is not None:
+        if not can_publish:
+            video["canPublish"] = False
+        elif can_publish_sources is not None:
             video["canPublishSources"] = list(can_publish_sources)
         if hidden:
             video["hidden"] = True

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ParticipantFilter",
+    "check_attributes",
     "get_participant",
     "kick_participant",
     "list_participants",
@@ -233,7 +234,8 @@ def _source_number(source: str) -> int:
         raise InvalidParameter("source", f"must be one of {names}") from None
 
 
-def _check_attributes(attributes: Any, settings: Settings) -> dict[str, str]:
+def check_attributes(attributes: Any, settings: Settings) -> dict[str, str]:
+    """Attributes a caller may set (on a participant, or in its token): strings, bounded, no reserved key."""
     if not isinstance(attributes, Mapping) or not all(
         isinstance(key, str) and isinstance(value, str) for key, value in attributes.items()
     ):
@@ -277,7 +279,7 @@ async def update_participant(
     if metadata is not None:
         request.metadata = check_text(metadata, "metadata", core.settings.max_metadata_bytes)
     if attributes is not None:
-        request.attributes.update(_check_attributes(attributes, core.settings))
+        request.attributes.update(check_attributes(attributes, core.settings))
     if name is not None:
         request.name = check_name(name, "name")
     if permission is not None and not isinstance(permission, Mapping):

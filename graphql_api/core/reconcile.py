@@ -9,7 +9,8 @@ its first subscriber here was given, so what changed between that snapshot and
 the first comparison is announced too; a room whose snapshot this reconciler
 did not see (it started after the subscription) is only recorded at its first
 look, never announced. Each pass also checks the rooms with bans or a lock for
-who may not be in them (`enforcement.enforce_once`), for joins whose webhook was lost.
+who may not be in them (`enforcement.enforce_once`), for joins whose webhook was lost,
+and the rooms muted all for tracks found unmuted (`mute_all.keep_muted_once`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .changes import change_id
 from .enforcement import enforce_once
 from .events import EventKind, RoomEvent, Subscription
 from .metrics import RECONCILER_REPAIRS
+from .mute_all import keep_muted_once
 from .services import Core
 
 __all__ = ["Reconciler"]
@@ -72,6 +74,10 @@ class Reconciler:
                     await enforce_once(self._core)
                 except Exception:
                     log.warning("enforcing bans and locks failed; trying again in %ss", interval, exc_info=True)
+                try:
+                    await keep_muted_once(self._core)
+                except Exception:
+                    log.warning("keeping rooms muted failed; trying again in %ss", interval, exc_info=True)
         finally:
             listener.cancel()
             await subscription.aclose()

@@ -37,6 +37,10 @@ async def emit(
     event_id: str | None = None,
     reason: str | None = None,
     until: float | None = None,
+    identities: tuple[str, ...] = (),
+    sources: tuple[str, ...] = (),
+    topic: str | None = None,
+    metadata: str | None = None,
 ) -> None:
     """Tell subscribers what was done through this API: LiveKit sends no webhook for most of it.
 
@@ -59,6 +63,10 @@ async def emit(
         track=track,
         reason=reason,
         until=until,
+        identities=identities,
+        sources=sources,
+        topic=topic,
+        metadata=metadata,
     )
     try:
         await core.broker.publish(event)

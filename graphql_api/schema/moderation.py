@@ -1,4 +1,5 @@
-"""Bans and room locks as GraphQL shows them, and their queries (`bans`, `roomLock`), over `graphql_api.core`.
+"""Bans, room locks and mute-all as GraphQL shows them, and their queries (`bans`, `roomLock`,
+`roomModeration`), over `graphql_api.core`.
 
 A ban on every room (an admin's) has `room: null`, as `banParticipant(room: null, ...)` makes it.
 """
@@ -11,12 +12,15 @@ import strawberry
 
 from ..core import bans as ban_ops
 from ..core import locks as lock_ops
+from ..core import mute_all as mute_all_ops
 from ..core.admission import Ban as BanData
 from ..core.admission import Lock as LockData
+from ..core.admission import MuteAll as MuteAllData
 from ..core.store import EVERY_ROOM
 from .context import Info
+from .types import TrackSource
 
-__all__ = ["Ban", "ModerationQuery", "RoomLock"]
+__all__ = ["Ban", "ModerationQuery", "RoomLock", "RoomModeration", "RoomMuteAll"]
 
 
 def _time(seconds: float) -> datetime.datetime:
@@ -63,6 +67,41 @@ class RoomLock:
         )
 
 
+@strawberry.type(
+    description=(
+        "A room muted all: its tracks of `sources` are kept muted (now, and as they are published or unmuted"
+        " later), but those of the `excepted` identities."
+    )
+)
+class RoomMuteAll:
+    room: str
+    muted_by: str
+    muted_at: datetime.datetime
+    sources: list[TrackSource]  # type: ignore[valid-type]
+    excepted: list[str]
+    strict: bool = strawberry.field(
+        description="Whether tokens minted meanwhile for identities not excepted cannot publish `sources` at all."
+    )
+
+    @classmethod
+    def from_data(cls, state: MuteAllData) -> RoomMuteAll:
+        return cls(
+            room=state.room,
+            muted_by=state.muted_by,
+            muted_at=_time(state.muted_at),
+            sources=[TrackSource[source.upper()] for source in state.sources],
+            excepted=sorted(state.excepted),
+            strict=state.strict,
+        )
+
+
+@strawberry.type(description="A room's moderation state: its lock and its mute-all, each null when it has none.")
+class RoomModeration:
+    room: str
+    lock: RoomLock | None
+    mute_all: RoomMuteAll | None
+
+
 @strawberry.type
 class ModerationQuery:
     @strawberry.field(
@@ -78,3 +117,14 @@ class ModerationQuery:
     async def room_lock(self, info: Info, room: str) -> RoomLock | None:
         lock = await lock_ops.room_lock(*await info.context.caller(), room)
         return RoomLock.from_data(lock) if lock is not None else None
+
+    @strawberry.field(
+        description="A room's moderation state: its lock and its mute-all (moderators of the room, admins)."
+    )
+    async def room_moderation(self, info: Info, room: str) -> RoomModeration:
+        state = await mute_all_ops.room_moderation(*await info.context.caller(), room)
+        return RoomModeration(
+            room=state.room,
+            lock=RoomLock.from_data(state.lock) if state.lock is not None else None,
+            mute_all=RoomMuteAll.from_data(state.mute_all) if state.mute_all is not None else None,
+        )

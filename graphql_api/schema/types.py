@@ -350,11 +350,22 @@ class RoomEvent:
     participants: list[Participant] = strawberry.field(description="Everyone in the room, for SNAPSHOT.")
     reason: str | None = strawberry.field(
         default=None,
-        description="PARTICIPANT_BANNED: the ban's reason; PARTICIPANT_REFUSED: why (banned, room locked).",
+        description=(
+            "PARTICIPANT_BANNED: the ban's reason; PARTICIPANT_REFUSED: why (banned, room locked);"
+            ' TRACK_MUTED: "muted all" when a mute-all muted it.'
+        ),
     )
     until: datetime.datetime | None = strawberry.field(
         default=None, description="PARTICIPANT_BANNED: when the ban ends; null: until unbanned."
     )
+    identities: list[str] = strawberry.field(
+        default_factory=list, description="MESSAGE_SENT: to whom (empty: everyone); ROOM_MUTED_ALL: who is excepted."
+    )
+    sources: list[TrackSource] = strawberry.field(  # type: ignore[valid-type]
+        default_factory=list, description="ROOM_MUTED_ALL: the sources kept muted."
+    )
+    topic: str | None = strawberry.field(default=None, description="MESSAGE_SENT: its topic (never its payload).")
+    metadata: str | None = strawberry.field(default=None, description="ROOM_METADATA_UPDATED: the room's new one.")
 
     @classmethod
     def from_event(cls, event: RoomEventData) -> RoomEvent:
@@ -370,6 +381,10 @@ class RoomEvent:
             participants=[Participant.from_proto(participant) for participant in event.participants],
             reason=event.reason,
             until=datetime.datetime.fromtimestamp(event.until, tz=datetime.UTC) if event.until is not None else None,
+            identities=list(event.identities),
+            sources=[TrackSource[source.upper()] for source in event.sources],
+            topic=event.topic,
+            metadata=event.metadata,
         )
 
 

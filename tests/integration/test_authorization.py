@@ -317,6 +317,43 @@ OPERATIONS = [
         '{ presence(identities: ["ghost"]) { identity } }',
         frozenset({"moderator-x", "moderator-y", "admin"}),
     ),
+    # Mute all, the room itself, and a token's participant info: moderation of the room.
+    Operation(
+        "mute all",
+        ("POST", f"/api/v1/room/{ROOM_X}/mute_all", {"except": "a,b"}),
+        'mutation { muteAll(room: "@X", except: ["a"]) { state { room } } }',
+        X_MODERATORS,
+    ),
+    Operation(
+        "unmute all",
+        ("DELETE", f"/api/v1/room/{ROOM_X}/mute_all", {}),
+        'mutation { unmuteAll(room: "@X") }',
+        X_MODERATORS,
+    ),
+    Operation(
+        "room moderation",
+        ("GET", f"/api/v1/room/{ROOM_X}/mute_all", {}),
+        '{ roomModeration(room: "@X") { room } }',
+        X_MODERATORS,
+    ),
+    Operation(
+        "room metadata",
+        ("POST", f"/api/v1/room/{ROOM_X}/metadata", {"metadata": "m"}),
+        'mutation { updateRoomMetadata(room: "@X", metadata: "m") { name } }',
+        X_MODERATORS,
+    ),
+    Operation(
+        "send message",
+        ("POST", f"/api/v1/room/{ROOM_X}/message", {"payload": "hi", "identities": "ghost"}),
+        'mutation { sendMessage(room: "@X", payload: "hi") { room } }',
+        X_MODERATORS,
+    ),
+    Operation(
+        "token for own uid with metadata and attributes",
+        ("POST", "/api/v1/room/token", {"uid": "{uid}", "room": ROOM_X, "metadata": "m", "attributes": '{"a": "b"}'}),
+        'mutation { createToken(room: "@X", identity: "{uid}", metadata: "m", attributes: {a: "b"}) { token } }',
+        X_MODERATORS,
+    ),
     # Self-escalation: what no moderator could mint, asked for its own uid (admins then find nobody).
     *(
         Operation(

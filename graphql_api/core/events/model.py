@@ -30,6 +30,10 @@ EventKind = Literal[
     "participant_refused",
     "room_locked",
     "room_unlocked",
+    "room_muted_all",
+    "room_unmuted_all",
+    "room_metadata_updated",
+    "message_sent",
 ]
 EventSource = Literal["livekit", "api", "reconcile"]
 EVENT_KINDS: Final[frozenset[str]] = frozenset(get_args(EventKind))
@@ -75,6 +79,10 @@ class RoomEvent:
     participants: tuple[models.ParticipantInfo, ...] = ()  # for "snapshot": everyone in the room now
     reason: str | None = None  # a ban's reason, or why a participant was refused ("banned", "room locked")
     until: float | None = None  # when a ban ends (unix seconds); None: until unbanned, or not a ban
+    identities: tuple[str, ...] = ()  # message_sent: to whom (empty: everyone); room_muted_all: who is excepted
+    sources: tuple[str, ...] = ()  # room_muted_all: the track sources muted (lower-case names)
+    topic: str | None = None  # message_sent: the message's topic (the payload is not carried)
+    metadata: str | None = None  # room_metadata_updated: the room's new metadata
     sequence: int = 0  # per-room order, assigned by Broker.publish (0 before)
 
     def __post_init__(self) -> None:
@@ -106,6 +114,13 @@ class RoomEvent:
             isinstance(self.until, bool) or not isinstance(self.until, int | float) or not math.isfinite(self.until)
         ):
             raise ValueError(f"until must be a finite number of seconds or None, not {self.until!r}")
+        for name in ("identities", "sources"):
+            values = getattr(self, name)
+            if not isinstance(values, tuple) or not all(isinstance(value, str) for value in values):
+                raise ValueError(f"{name} must be a tuple of strings")
+        for name in ("topic", "metadata"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a string or None")
         if isinstance(self.sequence, bool) or not isinstance(self.sequence, int) or self.sequence < 0:
             raise ValueError(f"sequence must be a non-negative integer, not {self.sequence!r}")
 
@@ -138,6 +153,14 @@ class RoomEvent:
             body["reason"] = self.reason
         if self.until is not None:
             body["until"] = self.until
+        if self.identities:
+            body["identities"] = list(self.identities)
+        if self.sources:
+            body["sources"] = list(self.sources)
+        if self.topic is not None:
+            body["topic"] = self.topic
+        if self.metadata is not None:
+            body["metadata"] = self.metadata
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         return text[:-1] + ',"sequence":', "}"
 
@@ -171,6 +194,8 @@ class RoomEvent:
             raise ValueError("not a room event: until is not a number")
         if isinstance(at, bool) or not isinstance(at, int | float):
             raise ValueError("not a room event: at is not a number")
+        identities = _wire_strings(obj, "identities")
+        sources = _wire_strings(obj, "sources")
         if isinstance(sequence, bool) or not isinstance(sequence, int):
             raise ValueError("not a room event: sequence is not an integer")
         return cls(
@@ -185,6 +210,10 @@ class RoomEvent:
             participants=tuple(_decode_message(models.ParticipantInfo, p) for p in participants),
             reason=None if obj.get("reason") is None else _wire_str(obj, "reason"),
             until=None if until is None else float(until),
+            identities=identities,
+            sources=sources,
+            topic=None if obj.get("topic") is None else _wire_str(obj, "topic"),
+            metadata=None if obj.get("metadata") is None else _wire_str(obj, "metadata"),
             sequence=sequence,
         )
 
@@ -198,6 +227,13 @@ def _wire_str(obj: dict[str, Any], key: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"not a room event: {key} is not a string")
     return value
+
+
+def _wire_strings(obj: dict[str, Any], key: str) -> tuple[str, ...]:
+    values = obj.get(key, [])
+    if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+        raise ValueError(f"not a room event: {key} is not a list of strings")
+    return tuple(values)
 
 
 def _encode_message(message: Message) -> str:

@@ -1,4 +1,4 @@
-"""The moderation store: bans, room locks and the audit trail, in SQLite or PostgreSQL.
+"""The moderation store: bans, room locks, rooms muted all and the audit trail, in SQLite or PostgreSQL.
 
 State that must survive a restart and be shared by every instance. SQLAlchemy 2
 (async; aiosqlite or asyncpg), schema by Alembic's migrations. The tables are in
@@ -8,6 +8,6 @@ State that must survive a restart and be shared by every instance. SQLAlchemy 2
 from __future__ import annotations
 
 from .engine import Store
-from .tables import EVERY_ROOM, audit_events, bans, metadata, room_locks
+from .tables import EVERY_ROOM, audit_events, bans, metadata, room_locks, room_mute_all
 
-__all__ = ["EVERY_ROOM", "Store", "audit_events", "bans", "metadata", "room_locks"]
+__all__ = ["EVERY_ROOM", "Store", "audit_events", "bans", "metadata", "room_locks", "room_mute_all"]

@@ -1,4 +1,4 @@
-"""The moderation store's tables: bans, room locks and the audit trail.
+"""The moderation store's tables: bans, room locks, rooms muted all and the audit trail.
 
 SQLAlchemy Core tables, one `MetaData`, the same on SQLite and PostgreSQL.
 Times are Unix seconds (a double on both), so comparisons and expiry need no
@@ -27,7 +27,7 @@ from sqlalchemy import (
 
 from ..validation import MAX_NAME_LENGTH
 
-__all__ = ["EVERY_ROOM", "audit_events", "bans", "metadata", "room_locks"]
+__all__ = ["EVERY_ROOM", "audit_events", "bans", "metadata", "room_locks", "room_mute_all"]
 
 # Names constraints so migrations can refer to them on either database.
 metadata: Final = MetaData(
@@ -63,6 +63,17 @@ room_locks: Final = Table(
     Column("locked_by", _NAME, nullable=False),
     Column("locked_at", Double, nullable=False),
     Column("remove_late_joiners", Boolean, nullable=False, default=True),
+)
+
+room_mute_all: Final = Table(
+    "room_mute_all",
+    metadata,
+    Column("room", _NAME, primary_key=True),
+    Column("muted_by", _NAME, nullable=False),
+    Column("muted_at", Double, nullable=False),
+    Column("sources", JSON, nullable=False, comment="track source names, lower-case"),
+    Column("excepted", JSON, nullable=False, comment="identities left alone"),
+    Column("strict", Boolean, nullable=False, default=False, comment="tokens minted meanwhile cannot publish them"),
 )
 
 # SQLite makes only an INTEGER PRIMARY KEY an alias of its rowid (and so autoincrementing).

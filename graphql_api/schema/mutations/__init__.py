@@ -7,7 +7,9 @@ import strawberry
 from .bans import BanMutations
 from .bulk import BulkMutations
 from .locks import LockMutations
+from .mute_all import MuteAllMutations
 from .participants import ParticipantMutations
+from .room_info import RoomInfoMutations
 from .rooms import RoomMutations
 from .tokens import TokenMutations
 
@@ -15,5 +17,15 @@ __all__ = ["Mutation"]
 
 
 @strawberry.type
-class Mutation(TokenMutations, RoomMutations, ParticipantMutations, BanMutations, LockMutations, BulkMutations):
-    """The tokens', rooms', participants', bans', locks' and bulk acts' mutations, in this order (the SDL's)."""
+class Mutation(
+    TokenMutations,
+    RoomMutations,
+    RoomInfoMutations,
+    ParticipantMutations,
+    BanMutations,
+    LockMutations,
+    MuteAllMutations,
+    BulkMutations,
+):
+    """The mutations of tokens, rooms (and the room itself), participants, bans, locks, mute-all and bulk acts,
+    in this order (the bases' order is the SDL's)."""

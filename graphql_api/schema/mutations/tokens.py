@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.scalars import JSON
 
 from ...core import tokens as token_ops
 from ..context import Info
@@ -16,7 +17,9 @@ class TokenMutations:
     @strawberry.mutation(
         description=(
             "Mint a token that lets `identity` join `room`. Users mint for themselves only; `hidden` is for admins;"
-            " `canPublishSources` limits what the client may publish, within what the caller's role allows."
+            " `canPublishSources` limits what the client may publish, within what the caller's role allows;"
+            " `metadata` and `attributes` (a JSON object of strings) are the participant's initial ones, for"
+            " moderators of the room and admins."
         )
     )
     async def create_token(
@@ -28,6 +31,8 @@ class TokenMutations:
         ttl_seconds: int | None = None,
         can_publish_sources: list[TrackSource] | None = None,  # type: ignore[valid-type]
         hidden: bool = False,
+        metadata: str | None = None,
+        attributes: JSON | None = None,
     ) -> JoinToken:
         token = await token_ops.create_token(
             *await info.context.caller(),
@@ -39,5 +44,7 @@ class TokenMutations:
             if can_publish_sources
             else None,
             hidden=hidden,
+            metadata=metadata,
+            attributes=attributes,
         )
         return JoinToken.from_data(token)

@@ -89,6 +89,16 @@ def test_wire_of_a_minimal_event_leaves_out_what_is_empty() -> None:
     assert RoomEvent.from_wire(original.to_wire()) == original
 
 
+def test_wire_round_trip_of_the_room_itself_and_mute_all() -> None:
+    for original in (
+        RoomEvent(kind="message_sent", room="r", id="m", at=1.0, source="api", identities=("a", "宝"), topic="why"),
+        RoomEvent(kind="room_muted_all", room="r", id="u", at=1.0, source="api", sources=("microphone", "camera")),
+        RoomEvent(kind="room_metadata_updated", room="r", id="d", at=1.0, source="api", metadata='{"x": "日"}'),
+        RoomEvent(kind="room_metadata_updated", room="r", id="e", at=1.0, source="api", metadata=""),
+    ):
+        assert RoomEvent.from_wire(original.to_wire()) == original
+
+
 def _valid_body() -> dict[str, Any]:
     body: dict[str, Any] = json.loads(event(id="E1", participant=participant()).to_wire())
     return body
@@ -135,6 +145,11 @@ GARBAGE: list[tuple[str, bytes]] = [
     ("track an object", _with(track={"sid": "TR_1"})),
     ("participants not a list", _with(participants="PA_1")),
     ("participants with a null", _with(participants=[None])),
+    ("identities not a list", _with(identities="a")),
+    ("identities with a number", _with(identities=["a", 1])),
+    ("sources with a null", _with(sources=[None])),
+    ("topic a number", _with(topic=3)),
+    ("metadata an object", _with(metadata={"a": 1})),
 ]
 
 
