@@ -11,27 +11,20 @@ import strawberry
 
 from ...core import bulk as bulk_ops
 from ...core.bulk import ItemResult
-from ...i18n import Language, localize
+from ...i18n import Language
 from ..context import Info
-from ..types import ParticipantPermissionInput, TrackSource
+from ..types import ItemError, ParticipantPermissionInput, TrackSource
 
-__all__ = ["BulkError", "BulkMutations", "BulkResult"]
+__all__ = ["BulkMutations", "BulkResult"]
 
 _LIMIT = f"At most {bulk_ops.MAX_BULK_IDENTITIES} distinct identities (duplicates count once); more is BAD_USER_INPUT."
-
-
-@strawberry.type(description="Why one identity of a bulk act failed: what the single act would have answered.")
-class BulkError:
-    code: str = strawberry.field(description="As `extensions.code` of the single act's error: NOT_FOUND, FORBIDDEN...")
-    reason: str = strawberry.field(description="A short stable English reason (REST's `meta.error`).")
-    message: str = strawberry.field(description="For people, in the caller's language.")
 
 
 @strawberry.type(description="What became of one identity of a bulk act.")
 class BulkResult:
     identity: str
     ok: bool
-    error: BulkError | None
+    error: ItemError | None
 
     @classmethod
     def of(cls, result: ItemResult, language: Language) -> BulkResult:
@@ -39,9 +32,7 @@ class BulkResult:
         return cls(
             identity=result.identity,
             ok=error is None,
-            error=None
-            if error is None
-            else BulkError(code=error.code, reason=error.error, message=localize(error, language, {})),
+            error=None if error is None else ItemError.of(error, language),
         )
 
 

@@ -7,18 +7,11 @@ from typing import Annotated
 import strawberry
 
 from ...core import mute_all as mute_all_ops
-from ...i18n import localize
 from ..context import Info
 from ..moderation import RoomMuteAll
-from ..types import TrackSource
+from ..types import ItemError, TrackSource
 
 __all__ = ["MuteAllMutations"]
-
-
-@strawberry.type(description="Why one identity's tracks could not be muted.")
-class MuteAllItemError:
-    code: str = strawberry.field(description="The error's code, as in `extensions.code` (NOT_FOUND, ...).")
-    message: str
 
 
 @strawberry.type(description="What a mute-all did to one participant in the room (the excepted are not listed).")
@@ -26,7 +19,7 @@ class MuteAllItem:
     identity: str
     ok: bool
     muted_tracks: int = strawberry.field(description="How many of its tracks this call muted.")
-    error: MuteAllItemError | None
+    error: ItemError | None
 
 
 @strawberry.type(description="A mute-all: the room's state now, and a result per participant it concerned.")
@@ -71,9 +64,7 @@ class MuteAllMutations:
                     identity=outcome.identity,
                     ok=outcome.ok,
                     muted_tracks=outcome.muted_tracks,
-                    error=MuteAllItemError(code=outcome.error.code, message=localize(outcome.error, language, {}))
-                    if outcome.error is not None
-                    else None,
+                    error=ItemError.of(outcome.error, language) if outcome.error is not None else None,
                 )
                 for outcome in done.outcomes
             ],
