@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 from typing import Any
 
 import httpx
@@ -128,6 +131,82 @@ async def test_rooms_page_through_both_faces_each_once_and_filtered(
     finally:
         for name in names:
             await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
+
+
+async def _each(calls: Any, limit: int = 32) -> None:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Any) -> None:
+        async with gate:
+            await call
+
+    await asyncio.gather(*(one(call) for call in calls))
+
+
+async def _delete_quietly(lkapi: api.LiveKitAPI, name: str) -> None:
+    with contextlib.suppress(api.TwirpError):
+        await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
+
+
+async def test_a_thousand_rooms_page_each_once_while_others_come_and_go(
+    http: httpx.AsyncClient, graphql: Any, lkapi: api.LiveKitAPI, room_name: str
+) -> None:
+    """1,000 rooms paged by 100 on both faces while rooms sorting between them are created and deleted: every
+    one of the thousand exactly once, no room twice, whatever the churn moved (keyset cursors, not offsets)."""
+    names = [f"{room_name}-{i:04}" for i in range(1000)]
+    await _each(lkapi.room.create_room(api.CreateRoomRequest(name=name, empty_timeout=300)) for name in names)
+    stop = asyncio.Event()
+    churned: set[str] = set()
+
+    async def churn() -> None:
+        # Names that sort between the thousand's, before and after every page boundary.
+        for n in itertools.count():
+            if stop.is_set():
+                return
+            name = f"{room_name}-{(n * 37) % 1000:04}-churn"
+            churned.add(name)
+            await lkapi.room.create_room(api.CreateRoomRequest(name=name, empty_timeout=300))
+            await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
+
+    async def rest_pages() -> list[str]:
+        seen: list[str] = []
+        params = {"limit": "100", "name_prefix": room_name}
+        while True:
+            response = await http.get("/api/v1/room/", params=params)
+            assert response.status_code == 200, response.text
+            data = response.json()["data"]
+            assert len(data["rooms"]) <= 100
+            seen += [room["name"] for room in data["rooms"]]
+            if data["next_cursor"] is None:
+                return seen
+            params["cursor"] = data["next_cursor"]
+
+    async def graphql_pages() -> list[str]:
+        seen: list[str] = []
+        query = (
+            "query($after: String, $p: String) { roomsConnection(first: 100, after: $after, filter: {namePrefix: $p})"
+            " { pageInfo { hasNextPage endCursor } edges { node { name } } } }"
+        )
+        after = None
+        while True:
+            page = (await graphql(query, p=room_name, after=after))["data"]["roomsConnection"]
+            seen += [edge["node"]["name"] for edge in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return seen
+            after = page["pageInfo"]["endCursor"]
+
+    churning = asyncio.create_task(churn())
+    try:
+        for seen in (await rest_pages(), await graphql_pages()):
+            assert len(seen) == len(set(seen)), "a room came twice"
+            stable = [name for name in seen if name not in churned]
+            assert stable == names  # each of the thousand once, in order
+        assert len(churned) > 1, "nothing came and went while paging"
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await churning
+        await _each(_delete_quietly(lkapi, name) for name in names + sorted(churned))
 
 
 async def test_a_bad_cursor_or_limit_is_a_400_naming_it(http: httpx.AsyncClient, graphql: Any) -> None:
