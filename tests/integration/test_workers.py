@@ -1,0 +1,383 @@
+"""Several workers are several instances: one instance of 2 workers, and 2 instances of 2 workers on one
+Redis, against a real LiveKit with real participants. Subscribers sit on every worker (checked by the
+worker's pid), changes go through every worker, and each subscriber sees each change once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.harness.graphql_ws import SubscriptionClient
+from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
+from tests.harness.participants import ParticipantPool
+from tests.harness.ports import free_port
+from tests.harness.redis_server import RedisServer
+from tests.harness.reporting import report
+from tests.harness.service import ROOT
+from tests.harness.workers import HttpAnswer, Workers, run_workers
+from tests.integration.conftest import service_settings
+from tests.integration.test_events import signed_webhook, webhook_body
+
+pytestmark = pytest.mark.integration
+
+ADMIN_KEY = "workers-admin-key-0123456789abcdef0123456789"
+ADMIN = f"Bearer {ADMIN_KEY}"
+SUBSCRIBE = (
+    "subscription($room: String) { roomEvents(room: $room) {"
+    " kind room sequence source participant { identity sid } track { sid muted } } }"
+)
+OVERVIEW = "query($names: [String!]) { rooms(names: $names) { name participants { identity metadata } } }"
+STALE_BOUND_SECONDS = 1.0
+"""docs/workers.md: a change through one worker reaches every worker's overview with its event; at most
+GXRTC_PARTICIPANT_CACHE_SECONDS (1 s by default) if that event were lost. The test's cache lives 30 s,
+so only the invalidation can make an answer fresh within the bound."""
+
+
+@dataclass
+class Deployment:
+    livekit: LiveKitServer
+    redis: RedisServer
+    instances: list[Workers]
+
+    @property
+    def pids(self) -> list[int]:
+        return [pid for instance in self.instances for pid in instance.pids]
+
+    def instance_of(self, pid: int) -> Workers:
+        return next(instance for instance in self.instances if pid in instance.pids)
+
+    async def call(self, pid: int, method: str, path: str, **form: str) -> HttpAnswer:
+        """A REST call served by worker `pid`."""
+        body = urllib.parse.urlencode(form).encode()
+        headers = {"authorization": ADMIN, "accept-language": "en"}
+        if form:
+            headers["content-type"] = "application/x-www-form-urlencoded"
+        return await self.instance_of(pid).request(method, "/api/v1" + path, worker=pid, body=body, headers=headers)
+
+    async def graphql(self, pid: int, query: str, **variables: Any) -> dict[str, Any]:
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        headers = {"authorization": ADMIN, "content-type": "application/json"}
+        answer = await self.instance_of(pid).request("POST", "/graphql", worker=pid, body=body, headers=headers)
+        assert answer.status == 200, answer.body
+        result: dict[str, Any] = answer.json()
+        assert "errors" not in result, result
+        return result["data"]
+
+
+@contextlib.contextmanager
+def deployment(tmp_path_factory: pytest.TempPathFactory, instances: int) -> Iterator[Deployment]:
+    """A LiveKit whose webhooks go to the first instance; `instances` instances of 2 workers on one Redis."""
+    first_port = free_port()
+    livekit = LiveKitServer(
+        node_ip=node_ip_from_environment(),
+        workdir=tmp_path_factory.mktemp("lk-workers"),
+        webhook_urls=[f"http://127.0.0.1:{first_port}/webhooks/livekit"],
+    )
+    redis = RedisServer(workdir=tmp_path_factory.mktemp("redis-workers"))
+    livekit.start()
+    redis.start()
+    try:
+        settings = service_settings(
+            livekit,
+            GXRTC_ADMIN_KEY=ADMIN_KEY,
+            GXRTC_REDIS_URL=redis.url,
+            GXRTC_RECONCILE_INTERVAL_SECONDS="1",
+            GXRTC_PARTICIPANT_CACHE_SECONDS="30",
+            GXRTC_AUTH_BRAKE_FAILURES="10",
+        )
+        with contextlib.ExitStack() as stack:
+            started = [stack.enter_context(run_workers(settings, workers=2, port=first_port))]
+            started += [stack.enter_context(run_workers(settings, workers=2)) for _ in range(instances - 1)]
+            yield Deployment(livekit, redis, started)
+    finally:
+        redis.stop()
+        livekit.stop()
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["1-instance-2-workers", "2-instances-2-workers"])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    with deployment(tmp_path_factory, request.param) as started:
+        yield started
+
+
+@dataclass
+class Listener:
+    """One subscriber's events, collected as they come."""
+
+    client: SubscriptionClient
+    key: str
+    worker: int
+    events: list[dict[str, Any]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    async def collect(self) -> None:
+        while True:
+            _, event = await self.client.next_event(self.key, timeout=3600)
+            self.events.append(event)
+            self.changed.set()
+
+    async def until(self, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not done(self.events):
+            self.changed.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"worker {self.worker}'s subscriber: not done; it has {self.events[-20:]}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), remaining)
+
+
+@contextlib.asynccontextmanager
+async def listeners_on_every_worker(stack: Deployment, room: str | None) -> AsyncIterator[list[Listener]]:
+    """Subscribers to `room` until every worker of the deployment has one (by the pid holding the socket)."""
+    listeners: list[Listener] = []
+    clients: list[SubscriptionClient] = []
+    try:
+        for instance in stack.instances:
+            for _ in range(40):
+                if set(instance.pids) <= {listener.worker for listener in listeners}:
+                    break
+                client = SubscriptionClient(instance.base_url.replace("http", "ws") + "/graphql", ADMIN)
+                await client.connect()
+                clients.append(client)
+                assert client.connection is not None
+                worker = await asyncio.to_thread(instance.serving, client.connection.local_address[1])
+                key = await client.subscribe(SUBSCRIBE, room=room)
+                if room is not None:
+                    _, snapshot = await client.next_event(key)
+                    assert snapshot["kind"] == "SNAPSHOT"
+                listener = Listener(client, key, worker)
+                listener.task = asyncio.create_task(listener.collect())
+                listeners.append(listener)
+        assert {listener.worker for listener in listeners} == set(stack.pids)
+        if room is None:  # no snapshot says the subscription is in effect: a room opened does
+            probe = f"probe-{uuid.uuid4().hex[:8]}"
+            assert (await stack.call(stack.pids[0], "POST", "/room/", room=probe)).status == 200
+            for listener in listeners:
+                await listener.until(lambda events: any(event["room"] == probe for event in events))
+            assert (await stack.call(stack.pids[0], "DELETE", f"/room/{probe}")).status == 200
+        yield listeners
+    finally:
+        for listener in listeners:
+            if listener.task is not None:
+                listener.task.cancel()
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+
+def per_room(events: list[dict[str, Any]], prefix: str) -> dict[str, list[dict[str, Any]]]:
+    rooms: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        if event["room"] and event["room"].startswith(prefix):
+            rooms.setdefault(event["room"], []).append(event)
+    return rooms
+
+
+def audited_workers(stack: Deployment, room_prefix: str) -> set[int]:
+    """The pids whose audit lines name a room of `room_prefix` (every change is audited, with the pid)."""
+    pids = set()
+    for instance in stack.instances:
+        for line in instance.service.log_path.read_text(errors="replace").splitlines():
+            if " audit " in line and room_prefix in line and "[" in line:
+                pids.add(int(line.split("[", 1)[1].split("]", 1)[0]))
+    return pids
+
+
+async def test_every_room_opened_and_closed_through_any_worker_reaches_every_subscriber_once_in_order(
+    stack: Deployment, room_name: str
+) -> None:
+    rooms = [f"{room_name}-{index}" for index in range(50)]
+    pids = stack.pids
+    async with listeners_on_every_worker(stack, None) as listeners:
+        for index, room in enumerate(rooms):
+            answer = await stack.call(pids[index % len(pids)], "POST", "/room/", room=room)
+            assert answer.status == 200, answer.body
+        for index, room in enumerate(rooms):
+            answer = await stack.call(pids[(index + 1) % len(pids)], "DELETE", f"/room/{room}")
+            assert answer.status == 200, answer.body
+
+        def complete(events: list[dict[str, Any]]) -> bool:
+            seen = per_room(events, room_name)
+            return len(seen) == len(rooms) and all(len(kinds) >= 2 for kinds in seen.values())
+
+        for listener in listeners:
+            await listener.until(complete)
+        await asyncio.sleep(2)  # LiveKit's webhooks for the same changes come later; none may add an event
+        for listener in listeners:
+            seen = per_room(listener.events, room_name)
+            for room in rooms:
+                kinds = [event["kind"] for event in seen[room]]
+                assert kinds == ["ROOM_STARTED", "ROOM_FINISHED"], (listener.worker, room, seen[room])
+                sequences = [event["sequence"] for event in seen[room]]
+                assert sequences == sorted(set(sequences)), (listener.worker, room, sequences)
+    assert audited_workers(stack, room_name) == set(pids)  # the changes really went through every worker
+
+
+async def test_joins_mutes_and_kicks_reach_every_subscriber_once_in_order(stack: Deployment, room_name: str) -> None:
+    pool = ParticipantPool(stack.livekit.ws_url)
+    pids = stack.pids
+    identities = [f"p{index:02d}" for index in range(20)]
+    wanted = ("PARTICIPANT_JOINED", "TRACK_PUBLISHED", "TRACK_MUTED", "PARTICIPANT_LEFT")
+    limit = asyncio.Semaphore(4)
+
+    def kinds_of(events: list[dict[str, Any]], identity: str) -> list[str]:
+        return [
+            event["kind"]
+            for event in events
+            if event["kind"] in wanted and (event.get("participant") or {}).get("identity") == identity
+        ]
+
+    try:
+        async with listeners_on_every_worker(stack, room_name) as listeners:
+
+            async def one(index: int, identity: str) -> None:
+                async with limit:
+                    worker = pids[index % len(pids)]
+                    answer = await stack.call(worker, "POST", "/room/token", uid=identity, room=room_name)
+                    assert answer.status == 200, answer.body
+                    await pool.join(answer.json()["data"]["access_token"], audio=True)
+                    # Muted once its microphone is known to every worker's subscribers.
+                    for listener in listeners:
+                        await listener.until(lambda events: "TRACK_PUBLISHED" in kinds_of(events, identity))
+                    mute = await stack.call(
+                        pids[(index + 1) % len(pids)], "POST", f"/room/{room_name}/participant/{identity}/mute"
+                    )
+                    assert mute.status == 200, mute.body
+                    for listener in listeners:
+                        await listener.until(lambda events: "TRACK_MUTED" in kinds_of(events, identity))
+                    kick = await stack.call(
+                        pids[(index + 2) % len(pids)], "DELETE", f"/room/{room_name}/participant/{identity}"
+                    )
+                    assert kick.status == 200, kick.body
+
+            await asyncio.gather(*(one(index, identity) for index, identity in enumerate(identities)))
+            for listener in listeners:
+                await listener.until(
+                    lambda events: all("PARTICIPANT_LEFT" in kinds_of(events, identity) for identity in identities)
+                )
+            await asyncio.sleep(2)  # webhooks and the reconcilers' findings of the same changes: none may add one
+            for listener in listeners:
+                for identity in identities:
+                    assert kinds_of(listener.events, identity) == list(wanted), (listener.worker, identity)
+                sequences = [event["sequence"] for event in listener.events]
+                assert sequences == sorted(set(sequences)), listener.worker
+    finally:
+        await pool.aclose()
+    assert audited_workers(stack, room_name) == set(pids)
+
+
+async def test_a_change_through_one_worker_is_not_served_stale_by_another(
+    stack: Deployment, room_name: str, request: pytest.FixtureRequest
+) -> None:
+    pool = ParticipantPool(stack.livekit.ws_url)
+    pids = stack.pids
+    try:
+        answer = await stack.call(pids[0], "POST", "/room/token", uid="alice", room=room_name)
+        await pool.join(answer.json()["data"]["access_token"])
+        staleness: list[float] = []
+        for round_ in range(2 * len(pids)):
+            for pid in pids:  # every worker's overview cache holds the room as it is now
+                await stack.graphql(pid, OVERVIEW, names=[room_name])
+            metadata = f"m{round_}-{uuid.uuid4().hex[:6]}"
+            changer = pids[round_ % len(pids)]
+            changed = await stack.call(changer, "POST", f"/room/{room_name}/participant/alice/info", metadata=metadata)
+            assert changed.status == 200, changed.body
+            done = time.monotonic()
+            for pid in pids:
+                while True:
+                    data = await stack.graphql(pid, OVERVIEW, names=[room_name])
+                    [room] = data["rooms"]
+                    if [p["metadata"] for p in room["participants"]] == [metadata]:
+                        break
+                    assert pid != changer, "the worker that made the change served it stale"
+                    assert time.monotonic() - done < STALE_BOUND_SECONDS, f"worker {pid} still stale"
+                    await asyncio.sleep(0.01)
+                staleness.append(time.monotonic() - done)
+        report(
+            request.config,
+            f"overview freshness across {len(pids)} workers",
+            [f"change to fresh answer on every worker: max {max(staleness) * 1000:.0f} ms"],
+        )
+    finally:
+        await pool.aclose()
+
+
+async def test_one_webhook_to_one_worker_is_one_event_on_every_worker(stack: Deployment, room_name: str) -> None:
+    body = webhook_body(room_name)
+    authorization = signed_webhook(stack.livekit, body)
+    headers = {"content-type": "application/webhook+json", "authorization": authorization}
+    receiver = stack.instances[0]
+    async with listeners_on_every_worker(stack, room_name) as listeners:
+        first = await receiver.request("POST", "/webhooks/livekit", worker=receiver.pids[0], body=body, headers=headers)
+        assert first.status == 200, first.body
+
+        def joined(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [
+                e
+                for e in events
+                if e["kind"] == "PARTICIPANT_JOINED" and e["participant"]["identity"] == "webhook-ghost"
+            ]
+
+        for listener in listeners:
+            await listener.until(lambda events: len(joined(events)) >= 1)
+        # LiveKit retrying it, to every other worker: the same change, dropped everywhere.
+        for pid in stack.pids:
+            instance = stack.instance_of(pid)
+            again = await instance.request("POST", "/webhooks/livekit", worker=pid, body=body, headers=headers)
+            assert again.status == 200, again.body
+        await asyncio.sleep(1.5)
+        for listener in listeners:
+            assert len(joined(listener.events)) == 1, (listener.worker, listener.events)
+
+
+async def test_failed_authentications_are_counted_across_workers(stack: Deployment) -> None:
+    client = f"10.77.{len(stack.instances)}.1"  # an address of its own, so no other test is braked
+    pids = stack.pids
+    failed_on = set()
+    for attempt in range(10):
+        pid = pids[attempt % len(pids)]
+        headers = {"authorization": f"Bearer guess{attempt:03d}-{uuid.uuid4().hex}", "x-forwarded-for": client}
+        answer = await stack.instance_of(pid).request("GET", "/api/v1/room/", worker=pid, headers=headers)
+        assert answer.status == 401, answer.body
+        failed_on.add(answer.worker)
+    assert failed_on == set(pids)  # no worker saw all ten, some saw as few as 10 / 4
+    for pid in pids:  # every worker now refuses that address, even with the right key
+        headers = {"authorization": ADMIN, "x-forwarded-for": client}
+        answer = await stack.instance_of(pid).request("GET", "/api/v1/room/", worker=pid, headers=headers)
+        assert answer.status == 429, (pid, answer.status, answer.body)
+        assert int(answer.headers["retry-after"]) >= 1
+
+
+def test_several_workers_without_redis_refuse_to_start(tmp_path: Any) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LIVEKIT_URL": "http://127.0.0.1:7880",
+        "LIVEKIT_API_KEY": "devkey",
+        "LIVEKIT_API_SECRET": "s" * 40,
+        "GXRTC_ENV": "dev",
+        "GXRTC_WORKERS": "2",
+        "GXRTC_STATE_DIR": str(tmp_path),
+        "GXRTC_PORT": str(free_port()),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "graphql_api"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "GXRTC_WORKERS=2" in lines[0]
+    assert "GXRTC_REDIS_URL" in lines[0]
+    assert not (tmp_path / "gxrtc.sqlite3").exists()  # refused before it touched anything
