@@ -95,6 +95,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, instances: int) -> Iter
             GXRTC_RECONCILE_INTERVAL_SECONDS="1",
             GXRTC_PARTICIPANT_CACHE_SECONDS="30",
             GXRTC_AUTH_BRAKE_FAILURES="10",
+            # One store for every instance, as a deployment has (bans and locks decide admission everywhere).
+            GXRTC_STATE_DIR=str(tmp_path_factory.mktemp("state-workers")),
         )
         with contextlib.ExitStack() as stack:
             started = [stack.enter_context(run_workers(settings, workers=2, port=first_port))]
@@ -341,6 +343,36 @@ async def test_one_webhook_to_one_worker_is_one_event_on_every_worker(stack: Dep
         await asyncio.sleep(1.5)
         for listener in listeners:
             assert len(joined(listener.events)) == 1, (listener.worker, listener.events)
+
+
+async def test_a_banned_late_joiner_is_removed_once_whichever_workers_notice(stack: Deployment, room_name: str) -> None:
+    pool = ParticipantPool(stack.livekit.ws_url)
+    pids = stack.pids
+    try:
+        async with listeners_on_every_worker(stack, room_name) as listeners:
+            minted = await stack.call(pids[0], "POST", "/room/token", uid="late", room=room_name)
+            banned = await stack.call(pids[-1], "POST", f"/room/{room_name}/participant/late/ban", reason="spam")
+            assert banned.status == 200, banned.body
+            # Joins with the token from before its ban: the webhook's check on whichever worker LiveKit
+            # reached, and every worker's reconciler pass (each second), may notice it.
+            with contextlib.suppress(Exception):
+                await pool.join(minted.json()["data"]["access_token"])
+
+            def refused(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                return [
+                    event
+                    for event in events
+                    if event["kind"] == "PARTICIPANT_REFUSED" and event["participant"]["identity"] == "late"
+                ]
+
+            for listener in listeners:
+                await listener.until(lambda events: len(refused(events)) >= 1)
+            await pool.aclose()
+            await asyncio.sleep(2.5)  # two more reconciler passes on every worker
+            for listener in listeners:
+                assert len(refused(listener.events)) == 1, (listener.worker, refused(listener.events))
+    finally:
+        await pool.aclose()
 
 
 async def test_failed_authentications_are_counted_across_workers(stack: Deployment) -> None:
