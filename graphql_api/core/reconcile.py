@@ -83,6 +83,8 @@ class Reconciler:
                 try:
                     await self.reconcile_once()
                 except Exception:
+                    # Which leases are still held is unknown: this pass does no duty.
+                    self._held = set()
                     log.warning("reconciliation failed; trying again in %ss", interval, exc_info=True)
                 try:
                     await self.enforce_once()

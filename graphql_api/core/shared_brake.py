@@ -78,6 +78,7 @@ class SharedBrake:
         window_seconds: float,
         prefix: str = "gxrtc",
         timeout: float = DEFAULT_BRAKE_TIMEOUT,
+        max_connections: int = 16,
     ) -> None:
         if failures <= 0 or window_seconds <= 0 or timeout <= 0:
             raise ValueError("failures, window_seconds and timeout must be positive")
@@ -86,14 +87,19 @@ class SharedBrake:
         self._prefix = f"{prefix}:brake:"
         self._timeout = timeout
         self._local = LocalBrake(failures=failures, window_seconds=window_seconds)
-        self._redis = aioredis.Redis.from_url(
+        # A bounded, blocking pool: a burst of authentications waits its turn (within the deadline, then
+        # the local brake decides) rather than opening a connection to Redis each.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=timeout,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
             protocol=2,
             client_name=f"{prefix}-brake",
         )
+        self._redis = aioredis.Redis.from_pool(pool)
         self._script = self._redis.register_script(_SCRIPT)
         self._falling_back = False
 
