@@ -72,7 +72,8 @@ class Deployment:
         assert answer.status == 200, answer.body
         result: dict[str, Any] = answer.json()
         assert "errors" not in result, result
-        return result["data"]
+        data: dict[str, Any] = result["data"]
+        return data
 
 
 @contextlib.contextmanager
