@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from tests.harness.participants import ParticipantPool
 from tests.harness.ports import free_port
@@ -219,6 +220,33 @@ async def test_a_banned_late_joiner_is_removed_once_whichever_workers_notice(sta
                 assert len(refused(listener.events)) == 1, (listener.worker, refused(listener.events))
     finally:
         await pool.aclose()
+
+
+async def test_a_watched_room_is_reconciled_by_one_worker_of_the_deployment(stack: Deployment, room_name: str) -> None:
+    redis = Redis.from_url(stack.redis.url, decode_responses=True)
+    try:
+        async with listeners_on_every_worker(stack, room_name):
+            started = time.monotonic()
+            while await redis.get(f"gxrtc:lease:room:{room_name}") is None:  # the first pass after subscribing
+                assert time.monotonic() - started < 5, "no worker took the watched room's lease"
+                await asyncio.sleep(0.05)
+            holders = set()
+            deadline = time.monotonic() + 4  # every worker's reconciler passes a few times meanwhile
+            while time.monotonic() < deadline:
+                room = await redis.get(f"gxrtc:lease:room:{room_name}")
+                enforcement = await redis.get("gxrtc:lease:enforcement")
+                if room is not None:
+                    holders.add(room)
+                assert enforcement is not None
+                assert int(enforcement.split(":")[1]) in stack.pids
+                await asyncio.sleep(0.1)
+            # One holder all along, one of the workers: the others never took it over.
+            assert len(holders) == 1, holders
+            assert int(holders.pop().split(":")[1]) in stack.pids
+        await asyncio.sleep(2.5)  # its subscribers gone, the holder lets the room go at its next pass
+        assert await redis.get(f"gxrtc:lease:room:{room_name}") is None
+    finally:
+        await redis.aclose()
 
 
 async def test_failed_authentications_are_counted_across_workers(stack: Deployment) -> None:
