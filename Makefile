@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 UV_VERSION := 0.13.8
 
-.PHONY: setup deps livekit redis graphiql web-clients postgres prometheus console console-test run test unit lint schema schema-check bench
+.PHONY: setup deps livekit redis graphiql web-clients postgres prometheus nginx console console-test run cluster test unit lint schema schema-check bench
 
-setup: deps livekit redis postgres prometheus graphiql web-clients console
+setup: deps livekit redis postgres prometheus nginx graphiql web-clients console
 
 deps: $(VENV)/.synced
 
@@ -28,6 +28,9 @@ postgres:
 # Debian's prometheus and its promtool, for the scrape test and the alert rules' checks.
 prometheus:
 	@dev/install-prometheus.sh >/dev/null
+# Debian's nginx, in front of the instances of `make cluster` and of the instance-death test.
+nginx:
+	@dev/install-nginx.sh >/dev/null
 
 # GraphiQL's scripts and styles for the dev page, from the npm registry, checked against their integrity hashes.
 graphiql: deps
@@ -47,6 +50,10 @@ console-test: console
 
 run: setup
 	dev/run.sh
+
+# The reference deployment: LiveKit, PostgreSQL, Redis, N instances (N=3) and nginx (docs/cluster.md).
+cluster: setup
+	dev/cluster.sh
 
 # The whole suite, then the integration tests again on the libraries' own paths (see graphql_api/_speedups).
 test: setup lint schema-check console-test

@@ -19,9 +19,11 @@ from livekit.protocol import room as room_proto
 
 from tests.harness.livekit_server import LiveKitServer, LiveKitServerError
 
+from .bulk import bulk_rows, bulk_run
 from .client import BenchError, ServiceClient
 from .load import CREATE_TOKEN_MUTATION, WrkError, ensure_wrk
 from .moderation import audit_rows, audit_run, ban_enforcement
+from .observability import metrics_cost, metrics_rows
 from .participants import PoolProcess
 from .report import Row, machine, render_table, write_json
 from .run import (
@@ -160,6 +162,10 @@ async def _main_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
     out["audit"] = await audit_run(stack, config)
     print("\n[ban enforcement]", flush=True)
     out["ban_enforcement"] = await ban_enforcement(stack)
+    print("\n[request metrics' cost]", flush=True)
+    out["metrics_cost"] = metrics_cost(stack, config)
+    print("\n[bulk acts and presence]", flush=True)
+    out["bulk"] = await bulk_run(stack)
     return out
 
 
@@ -299,6 +305,10 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
         )
     if "audit" in results:
         rows += audit_rows(results)
+    if "metrics_cost" in results:
+        rows += metrics_rows(results)
+    if "bulk" in results:
+        rows += bulk_rows(results)
     # On a shared machine other people's work competes for the same cores: processes of this
     # machine that are not ours, and the time the hypervisor gave our CPUs to other machines.
     phases: list[tuple[str, dict[str, float]]] = [
@@ -531,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
                 "token_rounds": config.token_rounds,
             },
             "workers": list(config.workers),
-            "server": "python -m graphql_api (uvicorn, asyncio loop, graphql_api.http protocol, no access log)",
+            "server": "python -m graphql_api (uvicorn, asyncio loop, graphql_api.server.http protocol, no access log)",
             "read_rounds": config.read_rounds,
             "read_warmup": config.read_warmup,
             "fanout_runs": config.fanout_runs,

@@ -2,7 +2,7 @@
 
 Strawberry's page loads React, GraphiQL and its explorer plugin from unpkg.com, so opening GraphiQL
 on `make run` made the developer's browser fetch code from the internet. The dev service serves these
-files itself (`graphql_api/graphiql.py`) from `$GXRTC_CACHE_DIR/graphiql` (default
+files itself (`graphql_api/server/graphiql.py`) from `$GXRTC_CACHE_DIR/graphiql` (default
 ~/.cache/gxrtc/graphiql). This script fetches them with `npm pack` (the registry, not the CDN) and
 keeps a file only when its hash equals the Subresource Integrity value in Strawberry's page: the very
 bytes unpkg would have served. Files already there are checked the same way; `make setup` runs it.
@@ -21,7 +21,7 @@ from strawberry.http.ides import get_graphql_ide_html
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from graphql_api.graphiql import CDN_ASSET, matches_integrity
+from graphql_api.server.graphiql import CDN_ASSET, matches_integrity
 from graphql_api.settings import default_cache_dir
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import uvicorn
 
 from .core.store import Store, migrate
-from .http import CONNECTIONS_PER_CLIENT_VARIABLE, HEADER_TIMEOUT_VARIABLE
+from .server.http import CONNECTIONS_PER_CLIENT_VARIABLE, HEADER_TIMEOUT_VARIABLE
 from .settings import Settings
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -72,8 +72,8 @@ def main() -> None:
         # asyncio's own loop: uvloop gave a long tail when clients connected together (docs/performance.md).
         loop="asyncio",
         # httptools, with Nagle off, limits on heads and connections, and (with the speed-ups) each
-        # answer in one write: see graphql_api.http.
-        http="graphql_api.http:HttpToolsProtocol",
+        # answer in one write: see graphql_api.server.http.
+        http="graphql_api.server.http:HttpToolsProtocol",
         # Access logs cost much of the token path's throughput; the audit log records what matters.
         access_log=False,
         # uvicorn's own default is 16 MiB a message, far past the body cap; bigger frames close the socket (1009).

@@ -31,8 +31,6 @@ from rest_compat.router import router as rest_router
 
 from . import _speedups
 from ._speedups.exact_routes import ExactRoutes
-from .console import default_console_dir
-from .console import routes as console_routes
 from .core.audit_retention import keep_audit_trail_within
 from .core.auth import Authenticator
 from .core.cache import FlightCache
@@ -45,15 +43,18 @@ from .core.reconcile import Reconciler
 from .core.services import Core
 from .core.shared_brake import open_brake
 from .core.store import Store, migrate
+from .core.tracing import enable as enable_tracing
 from .core.webhooks import WebhookIntake
 from .errors import GxrtcError, ServiceUnavailable, UpstreamTimeout, UpstreamUnavailable
-from .graphiql import PREFIX, assets_app
-from .limits import Admission, BodyIntake, Gate
-from .observe import ACCESS_LOGGER, Observe
 from .schema import build_schema
-from .scrape import metrics
+from .schema.view import GraphQLView
+from .server.console import default_console_dir
+from .server.console import routes as console_routes
+from .server.graphiql import PREFIX, assets_app
+from .server.limits import Admission, BodyIntake, Gate
+from .server.observe import ACCESS_LOGGER, Observe
+from .server.scrape import metrics
 from .settings import Settings
-from .view import GraphQLView
 
 __all__ = ["create_app"]
 
@@ -160,6 +161,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _drain_on_signals(gate)
+        # The core's own spans (LiveKit, database, Redis calls) follow FastAPI's switch, once providers are set.
+        enable_tracing(settings.telemetry)
         livekit = LiveKit.open(settings)
         minter = TokenMinter(
             settings.livekit_api_key, settings.livekit_api_secret.get_secret_value(), settings.client_url
@@ -212,6 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reconciler = asyncio.create_task(Reconciler(core, leases).run(settings.reconcile_interval_seconds))
         retention = asyncio.create_task(keep_audit_trail_within(store, settings.audit_retention_days))
         rules_follower = asyncio.create_task(follow_rules(core))
+        presence_sweeper = asyncio.create_task(core.presence.run(core, settings.presence_sweep_seconds))
         # What start-up made (modules, the schema, settings) lives as long as the process. Frozen,
         # it is out of the collector's way: a full collection walked all of it now and then under
         # GraphQL load, which was most of GraphQL's p99 (docs/performance.md).
@@ -221,7 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             stop_listening()
-            for task in (reconciler, retention, rules_follower):
+            for task in (reconciler, retention, rules_follower, presence_sweeper):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -309,9 +313,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def refuse(scope: Scope, exc: GxrtcError) -> EnvelopeResponse:
         return from_error(exc, language(Headers(scope=scope), settings))
 
-    if not settings.telemetry and _speedups.enabled():
-        # Innermost of ours: the busy exact paths skip FastAPI's router and exception layers.
-        # With telemetry on, FastAPI's router names each request's route for its spans.
+    if _speedups.enabled():
+        # Innermost of ours: the busy exact paths skip FastAPI's router and exception layers
+        # (`Observe` names their request spans, which the router would have).
         app.add_middleware(ExactRoutes, routes=app.router.routes, handlers=handlers)
     app.add_middleware(Admission, gate=gate, refuse=refuse)
     # Outside admission: a request holds a slot only once its body is in.
@@ -328,6 +332,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["authorization", "content-type", "accept-language"],
             max_age=600,
         )
-    # Outermost of all: every request is counted, whichever layer answers it.
-    app.add_middleware(Observe, routes=app.router.routes, log_requests=settings.access_log)
+    if settings.metrics or settings.access_log or settings.telemetry:
+        # Outermost of all: every request is counted (and its span named), whichever layer answers it.
+        app.add_middleware(
+            Observe, routes=app.router.routes, log_requests=settings.access_log, tracing=settings.telemetry
+        )
     return app

@@ -2,7 +2,8 @@
 
 Every error the service means to show a caller is a :class:`GxrtcError`. Each
 knows its HTTP status, its GraphQL ``extensions.code``, a short stable English
-reason (``error``) and a message for people (``message``). The REST face and
+reason (``error``) and its message for people in both languages: ``message`` in
+English and ``zh()`` in Chinese (`graphql_api.i18n` picks one). The REST face and
 the GraphQL face turn them into their own shapes in one place each; anything
 that is not a ``GxrtcError`` is a bug and is shown to callers only as a masked
 internal error.
@@ -73,6 +74,10 @@ class GxrtcError(Exception):
         """The message with parameters named as the face that shows it names them."""
         return self.message
 
+    def zh(self) -> str:
+        """The message in Chinese."""
+        return "服务器内部错误"
+
     @property
     def extensions(self) -> dict[str, Any]:
         # graphql-core copies an original error's `extensions` onto the
@@ -93,6 +98,10 @@ class InvalidParameter(GxrtcError):
 
     def message_for(self, aliases: Mapping[str, str]) -> str:
         return f"params {aliases.get(self.param, self.param)} {self.detail}"
+
+    def zh(self) -> str:
+        # The API document's template, which legacy clients may match on, stays as it is written.
+        return self.message
 
     @property
     def extensions(self) -> dict[str, Any]:
@@ -116,6 +125,9 @@ class Unauthenticated(GxrtcError):
     def __init__(self, message: str = "you are not logged in: send Authorization: Bearer <credential>") -> None:
         super().__init__(message)
 
+    def zh(self) -> str:
+        return "用户没有登录,不能使用"  # the API document's own words
+
 
 class Forbidden(GxrtcError):
     status = 403
@@ -124,6 +136,9 @@ class Forbidden(GxrtcError):
 
     def __init__(self, message: str = "you may not do this") -> None:
         super().__init__(message)
+
+    def zh(self) -> str:
+        return "用户没有权限进行此操作"
 
 
 class Banned(Forbidden):
@@ -135,6 +150,9 @@ class Banned(Forbidden):
         self.identity = identity
         super().__init__(f"{identity} is banned from room {room}")
 
+    def zh(self) -> str:
+        return f"用户 {self.identity} 已被禁止进入房间 {self.room}"
+
 
 class RoomLocked(Forbidden):
     code = "ROOM_LOCKED"
@@ -144,11 +162,17 @@ class RoomLocked(Forbidden):
         self.room = room
         super().__init__(f"room {room} is locked: only its moderators may join")
 
+    def zh(self) -> str:
+        return f"房间 {self.room} 已锁定,只有主持人可以加入"
+
 
 class NotFound(GxrtcError):
     status = 404
     code = "NOT_FOUND"
     error = "not found"
+
+    def zh(self) -> str:
+        return "请求的资源不存在"
 
 
 class RoomNotFound(NotFound):
@@ -157,6 +181,9 @@ class RoomNotFound(NotFound):
     def __init__(self, room: str) -> None:
         self.room = room
         super().__init__(f"room {room} does not exist")
+
+    def zh(self) -> str:
+        return f"房间 {self.room} 不存在"
 
 
 class ParticipantNotFound(NotFound):
@@ -167,6 +194,9 @@ class ParticipantNotFound(NotFound):
         self.identity = identity
         super().__init__(f"participant {identity} is not in room {room}")
 
+    def zh(self) -> str:
+        return f"用户 {self.identity} 不在房间 {self.room} 中"
+
 
 class TrackNotFound(NotFound):
     error = "track not found"
@@ -176,11 +206,17 @@ class TrackNotFound(NotFound):
         self.track = track
         super().__init__(f"participant {identity} has no track {track}")
 
+    def zh(self) -> str:
+        return f"用户 {self.identity} 没有轨道 {self.track}"
+
 
 class Conflict(GxrtcError):
     status = 409
     code = "CONFLICT"
     error = "conflict"
+
+    def zh(self) -> str:
+        return f"媒体服务器拒绝了此操作: {self.message}"
 
 
 class PayloadTooLarge(GxrtcError):
@@ -192,6 +228,9 @@ class PayloadTooLarge(GxrtcError):
         self.limit = limit
         super().__init__(f"the request body is over the limit of {limit} bytes")
 
+    def zh(self) -> str:
+        return f"请求体过大,不能超过 {self.limit} 字节"
+
 
 class RequestTimeout(GxrtcError):
     status = 408
@@ -201,6 +240,9 @@ class RequestTimeout(GxrtcError):
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         super().__init__(f"the request body did not arrive within {seconds:g} s")
+
+    def zh(self) -> str:
+        return f"请求体未能在 {self.seconds:g} 秒内送达"
 
 
 class TooManyRequests(GxrtcError):
@@ -213,6 +255,9 @@ class TooManyRequests(GxrtcError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+    def zh(self) -> str:
+        return f"请求过于频繁,请 {self.retry_after} 秒后重试"
 
     @property
     def extensions(self) -> dict[str, Any]:
@@ -231,17 +276,30 @@ class ServiceUnavailable(GxrtcError):
         self.retry_after = retry_after
         super().__init__(message)
 
+    def zh(self) -> str:
+        if self.error == "shutting down":
+            return "服务正在重启,请稍后重试"
+        if self.error == "database unavailable":
+            return "数据库暂时无法连接,请稍后重试"
+        return "服务繁忙,请稍后重试"
+
 
 class UnsupportedMediaType(GxrtcError):
     status = 415
     code = "UNSUPPORTED_MEDIA_TYPE"
     error = "unsupported media type"
 
+    def zh(self) -> str:
+        return "不支持的请求格式,请使用表单或 JSON"
+
 
 class UpstreamError(GxrtcError):
     status = 502
     code = "BAD_GATEWAY"
     error = "livekit error"
+
+    def zh(self) -> str:
+        return "媒体服务器出错,请稍后重试"
 
 
 class UpstreamAuthError(UpstreamError):
@@ -267,6 +325,9 @@ class UpstreamUnavailable(UpstreamError):
     def extensions(self) -> dict[str, Any]:
         return {**super().extensions, "retryAfter": self.retry_after}
 
+    def zh(self) -> str:
+        return "媒体服务器暂时无法连接,请稍后重试"
+
 
 class UpstreamTimeout(UpstreamError):
     status = 504
@@ -275,3 +336,6 @@ class UpstreamTimeout(UpstreamError):
 
     def __init__(self) -> None:
         super().__init__("the media server did not answer in time")
+
+    def zh(self) -> str:
+        return "媒体服务器响应超时,请稍后重试"

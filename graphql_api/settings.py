@@ -50,13 +50,17 @@ class Settings(BaseSettings):
     telemetry: bool = Field(
         default=False,
         description=(
-            "FastAPI's native OpenTelemetry spans, metrics and logs, through the globally configured providers."
+            "OpenTelemetry through the globally configured providers: FastAPI's native request spans, metrics and"
+            " logs, and the service's spans of LiveKit, database and Redis calls (docs/operations.md)."
             " Off by default: even with no provider configured, checking costs every request some time."
         ),
     )
     metrics: bool = Field(
         default=True,
-        description="Serve Prometheus metrics at /metrics, to the admin credential only (docs/operations.md).",
+        description=(
+            "Serve Prometheus metrics at /metrics, to the admin credential only, and count every request for them "
+            "(docs/operations.md)."
+        ),
     )
     access_log: bool = Field(
         default=False,
@@ -93,6 +97,14 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, gt=0)
     fanout_concurrency: int = Field(
         default=16, gt=0, description="LiveKit calls in flight at once when one request lists many rooms' participants."
+    )
+    bulk_concurrency: int = Field(
+        default=16, gt=0, description="LiveKit calls in flight at once for one bulk act (kickParticipants, ...)."
+    )
+    presence_sweep_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the presence index is rebuilt from every room's participants; events keep it between.",
     )
     participant_cache_seconds: float = Field(
         default=1.0,

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from graphql_api.core.audit import begin_request, request_origin
-from graphql_api.observe import note_operation
+from graphql_api.server.observe import note_operation
 
 __all__ = ["REQUEST_ID_HEADER", "Routes", "echo_request_id"]
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from graphql_api.core.auth import Principal
 from graphql_api.core.services import Core
-from graphql_api.observe import note_principal
+from graphql_api.server.observe import note_principal
 
 from .routes import Routes
 

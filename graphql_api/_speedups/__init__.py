@@ -24,7 +24,7 @@ Every private import they (and the few features that hook into a library's
 machinery) need is in `_internals`, with the pinned versions it was checked
 against.
 
-Not here, though they began as speed-ups: `graphql_api.json_post` (it carries
+Not here, though they began as speed-ups: `graphql_api.schema.json_post` (it carries
 GraphQL over HTTP's media type and status codes, which Strawberry's view
 lacks), the join-token minter (`TokenMinter`: our own signing, no library
 path replaced) and the lazy conversion of LiveKit messages in `types` (our

@@ -3,7 +3,10 @@
 Tested by tests/unit/speedups/test_livekit_headers.py (one signature per set of
 grants until it ages, never one shared between grants) and by the integration
 suite against a real LiveKit, both ways. Off with `GXRTC_SPEEDUPS=off`:
-livekit-api signs every call itself.
+livekit-api signs every call itself. The trace context (`traceparent`) is no
+part of these headers: the session adds it to each request as it is sent
+(`graphql_api.core.livekit`), so a cached header never carries one call's
+trace to the next (tests/unit/core/test_livekit_trace_context.py, both ways).
 """
 
 from __future__ import annotations

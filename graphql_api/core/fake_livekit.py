@@ -17,6 +17,7 @@ an empty value deleting its key; the whole permission replaced.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -49,7 +50,8 @@ class FakeRoomService:
     # Set-up, for tests
 
     def add_room(self, name: str) -> models.Room:
-        room = self.rooms.setdefault(name, models.Room(name=name, sid=f"RM_{name}"))
+        # As LiveKit does: a room's creation time is set once, when it opens.
+        room = self.rooms.setdefault(name, models.Room(name=name, sid=f"RM_{name}", creation_time=int(time.time())))
         self.participants.setdefault(name, {})
         return room
 

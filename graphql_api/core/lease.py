@@ -34,11 +34,14 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from . import tracing
 from .metrics import REDIS_DURATION, REDIS_ERRORS
 
 __all__ = ["DEFAULT_LEASE_TIMEOUT", "Leases", "LocalLeases", "RedisLeases", "lease_ttl", "open_leases"]
 
 log = logging.getLogger(__name__)
+
+_SPAN: Final = {"db.system.name": "redis", "db.operation.name": "EVALSHA"}
 
 DEFAULT_LEASE_TIMEOUT: Final = 0.5
 """Deadline of one lease call to Redis, in seconds."""
@@ -156,8 +159,13 @@ class RedisLeases:
         keys = [self._prefix + name for name in names]
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self._timeout):
-                result = await script(keys=keys, args=[self.token, self._ttl_ms])
+            with tracing.client_span("EVALSHA", _SPAN) as span:
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        result = await script(keys=keys, args=[self.token, self._ttl_ms])
+                except (TimeoutError, RedisError, OSError) as exc:
+                    tracing.failed(span, type(exc).__name__)
+                    raise
         except (TimeoutError, RedisError, OSError) as exc:
             REDIS_ERRORS.labels(operation).inc()
             if not self._failing:

@@ -9,6 +9,12 @@ caller ever sees an aiohttp or Twirp exception.
 LiveKit's own failover retries are switched off: they only engage for LiveKit
 Cloud hosts, and retries are this service's decision (never for kick, mute or
 other non-idempotent calls).
+
+Each call is a client span (`tracing`), and the session passes the current
+trace context on to LiveKit in every request's headers (`traceparent`), added
+by an aiohttp trace hook as the request is sent: below livekit-api's headers,
+so its own signing and the reused admin JWTs (`_speedups.livekit_headers`)
+stay as they are, never holding a trace context.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import TypeVar
 
 import aiohttp
@@ -39,6 +46,7 @@ from ..errors import (
     UpstreamUnavailable,
 )
 from ..settings import Settings
+from . import tracing
 from .metrics import BREAKER_OPEN, LIVEKIT_CALLS, LIVEKIT_DURATION
 from .redaction import redact
 
@@ -46,6 +54,8 @@ __all__ = ["Breaker", "LiveKit", "translate"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+_SPAN_ATTRIBUTES = {"rpc.system.name": "twirp", "rpc.service": "livekit.RoomService"}
 
 
 def translate(exc: BaseException) -> GxrtcError:
@@ -126,6 +136,19 @@ class Breaker:
         self._probing = False
 
 
+async def _pass_trace_context(
+    _session: aiohttp.ClientSession, _context: SimpleNamespace, params: aiohttp.TraceRequestStartParams
+) -> None:
+    if tracing.enabled():
+        tracing.inject(params.headers)
+
+
+def _tracing_hooks() -> aiohttp.TraceConfig:
+    hooks = aiohttp.TraceConfig()
+    hooks.on_request_start.append(_pass_trace_context)
+    return hooks
+
+
 def _is_outage(error: GxrtcError) -> bool:
     return isinstance(error, UpstreamUnavailable | UpstreamTimeout)
 
@@ -153,6 +176,7 @@ class LiveKit:
         session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=settings.livekit_timeout_seconds),
+            trace_configs=[_tracing_hooks()],
         )
         client = api.LiveKitAPI(
             settings.livekit_url,
@@ -176,17 +200,19 @@ class LiveKit:
         await self._session.close()
 
     async def _call(self, method: str, call: Callable[[], Awaitable[T]], *, idempotent: bool = False) -> T:
-        """`_bounded`, measured: gxrtc_livekit_calls_total and its latency, by LiveKit method and outcome."""
+        """`_bounded`, measured and traced: gxrtc_livekit_calls_total and its latency, by method and outcome."""
         started = time.perf_counter()
         outcome = "ok"
-        try:
-            return await self._bounded(call, idempotent=idempotent)
-        except GxrtcError as error:
-            outcome = type(error).__name__
-            raise
-        finally:
-            LIVEKIT_CALLS.labels(method, outcome).inc()
-            LIVEKIT_DURATION.labels(method).observe(time.perf_counter() - started)
+        with tracing.client_span(f"LiveKit {method}", {**_SPAN_ATTRIBUTES, "rpc.method": method}) as span:
+            try:
+                return await self._bounded(call, idempotent=idempotent)
+            except GxrtcError as error:
+                outcome = type(error).__name__
+                tracing.failed(span, outcome)
+                raise
+            finally:
+                LIVEKIT_CALLS.labels(method, outcome).inc()
+                LIVEKIT_DURATION.labels(method).observe(time.perf_counter() - started)
 
     async def _bounded(self, call: Callable[[], Awaitable[T]], *, idempotent: bool = False) -> T:
         """One LiveKit call within the timeout; reads are retried on outages, with jittered backoff.

@@ -66,7 +66,7 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 _REQUEST_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _CALL_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
-# -- requests (recorded by graphql_api.observe, around everything the app serves) -------------------
+# -- requests (recorded by graphql_api.server.observe, around everything the app serves) -------------------
 
 REQUESTS: Final = Counter(
     "gxrtc_requests",

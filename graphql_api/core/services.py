@@ -14,6 +14,7 @@ from .cache import FlightCache
 from .events import Broker
 from .livekit import LiveKit
 from .minter import TokenMinter
+from .presence import PresenceIndex
 from .store import Store
 
 __all__ = ["Core"]
@@ -36,6 +37,8 @@ class Core:
     """ListRooms answers by the names asked for (None: all), for the same overviews."""
     rules: RulesCache = field(default_factory=RulesCache)
     """Rooms' bans and locks, for admission: short-lived, dropped by the moderation events."""
+    presence: PresenceIndex = field(default_factory=PresenceIndex)
+    """Who is in which room, by identity: swept from LiveKit and kept by the events (`presence`)."""
     snapshot_listeners: list[Callable[[str, Sequence[models.ParticipantInfo]], None]] = field(default_factory=list)
     """Told of every snapshot a subscriber is given (the reconciler takes its baseline from it)."""
 

@@ -29,12 +29,15 @@ from redis.retry import Retry
 
 from ..errors import TooManyRequests
 from ..settings import Settings
+from . import tracing
 from .brake import Brake, LocalBrake
 from .metrics import REDIS_DURATION, REDIS_ERRORS
 
 __all__ = ["DEFAULT_BRAKE_TIMEOUT", "SharedBrake", "open_brake"]
 
 log = logging.getLogger(__name__)
+
+_SPAN: Final = {"db.system.name": "redis", "db.operation.name": "EVALSHA"}
 
 DEFAULT_BRAKE_TIMEOUT: Final = 0.25
 """Deadline of one brake call to Redis, in seconds: an authentication waits at most this long on it."""
@@ -135,10 +138,16 @@ class SharedBrake:
     async def _call(self, operation: str, mode: str, keys: Sequence[str]) -> float | None:
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self._timeout):
-                answer = await self._script(
-                    keys=[self._prefix + key for key in keys], args=[mode, self._capacity, self._rate]
-                )
+            # A child of the request's span: the authentication waited on it.
+            with tracing.client_span("EVALSHA", _SPAN) as span:
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        answer = await self._script(
+                            keys=[self._prefix + key for key in keys], args=[mode, self._capacity, self._rate]
+                        )
+                except (TimeoutError, RedisError, OSError) as exc:
+                    tracing.failed(span, type(exc).__name__)
+                    raise
         except (TimeoutError, RedisError, OSError) as exc:
             REDIS_ERRORS.labels(operation).inc()
             if not self._falling_back:

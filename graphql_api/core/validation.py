@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from ..errors import InvalidParameter, MissingParameter
 
-__all__ = ["MAX_NAME_LENGTH", "check_count", "check_name", "check_text", "check_unicode"]
+__all__ = ["MAX_NAME_LENGTH", "check_count", "check_identities", "check_name", "check_text", "check_unicode"]
 
 MAX_NAME_LENGTH = 256
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators: none
@@ -32,6 +33,23 @@ def check_name(value: str | None, param: str) -> str:
     if _too_long(value, MAX_NAME_LENGTH):
         raise InvalidParameter(param, f"must be at most {MAX_NAME_LENGTH} bytes of UTF-8")
     return value
+
+
+def check_identities(values: Sequence[str] | None, param: str, *, maximum: int) -> list[str]:
+    """A list of identities, each once in its first order: at least one, at most `maximum` distinct ones.
+
+    Only the list is checked here; each identity is checked where it is used (a bulk act's item, a read).
+    """
+    if values is None:
+        raise MissingParameter(param)
+    if isinstance(values, str) or not all(isinstance(value, str) for value in values):
+        raise InvalidParameter(param, "must be a list of strings")
+    distinct = list(dict.fromkeys(values))
+    if not distinct:
+        raise InvalidParameter(param, "must name at least one identity")
+    if len(distinct) > maximum:
+        raise InvalidParameter(param, f"must name at most {maximum} identities")
+    return distinct
 
 
 def check_count(value: int | None, param: str, *, minimum: int = 0, maximum: int = _INT32_MAX) -> int | None:

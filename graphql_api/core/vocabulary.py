@@ -3,7 +3,7 @@
 - `TRACK_SOURCES`: where a track may come from, lower-case as join-token claims
   name them (`canPublishSources`), in LiveKit's order; `UNKNOWN` is no source
   one can grant. GraphQL's `TrackSource` enum mirrors LiveKit's enum itself
-  (graphql_api.types), REST's OpenAPI enums are these names upper-cased, and
+  (graphql_api.schema.types), REST's OpenAPI enums are these names upper-cased, and
   `GXRTC_USER_PUBLISH_SOURCES`' type is checked against them by a unit test
   (a pydantic `Literal` must be spelled out).
 - `PERMISSION_SWITCHES`: every on/off grant of LiveKit's ParticipantPermission,

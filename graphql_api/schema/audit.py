@@ -11,9 +11,9 @@ import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from ..context import Info
 from ..core.audit_log import AuditEvent as AuditRow
 from ..core.audit_log import audit_log
+from .context import Info
 from .paging import PageInfo
 
 __all__ = ["AuditEvent", "AuditEventConnection", "AuditQuery"]

@@ -25,17 +25,17 @@ from .._speedups.direct_resolvers import call_resolvers_directly
 from .._speedups.lean_execute import lean_execute
 from .._speedups.names import RememberingNameConverter
 from .._speedups.one_field import SingleFieldPlan, plan_operation
-from ..context import Context
 from ..i18n import Language
-from ..observe import note_operation
-from ..presentation import present, without_suggestions
+from ..server.observe import note_operation
 from ..settings import Settings
-from ..types import SCALARS
-from ..weighed_cache import WeighedCache
+from .context import Context
 from .mutations import Mutation
 from .operation_label import INVALID, operation_label
+from .presentation import present, without_suggestions
 from .queries import Query
 from .subscriptions import Subscription
+from .types import SCALARS
+from .weighed_cache import WeighedCache
 
 __all__ = ["GxrtcSchema", "build_schema", "schema"]
 

@@ -9,12 +9,12 @@ import datetime
 
 import strawberry
 
-from ..context import Info
 from ..core import bans as ban_ops
 from ..core import locks as lock_ops
 from ..core.admission import Ban as BanData
 from ..core.admission import Lock as LockData
 from ..core.store import EVERY_ROOM
+from .context import Info
 
 __all__ = ["Ban", "ModerationQuery", "RoomLock"]
 

@@ -16,7 +16,7 @@ import strawberry
 from ..core.paging import Page
 from ..core.participants import ParticipantFilter as ParticipantFilterData
 from ..core.rooms import RoomFilter as RoomFilterData
-from ..types import ParticipantKind, ParticipantState
+from .types import ParticipantKind, ParticipantState
 
 __all__ = ["AttributeMatch", "Connection", "Edge", "PageInfo", "ParticipantFilter", "RoomFilter"]
 

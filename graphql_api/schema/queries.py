@@ -5,20 +5,21 @@ from __future__ import annotations
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
-from ..context import Info
 from ..core import participants as participant_ops
 from ..core import rooms as room_ops
-from ..types import Participant, Room
 from .audit import AuditQuery
+from .context import Info
 from .moderation import ModerationQuery
 from .paging import Connection, ParticipantFilter, RoomFilter
+from .presence import PresenceQuery
+from .types import Participant, Room
 from .viewer import ViewerQuery
 
 __all__ = ["Query"]
 
 
 @strawberry.type
-class Query(ViewerQuery, AuditQuery, ModerationQuery):
+class Query(ViewerQuery, AuditQuery, ModerationQuery, PresenceQuery):
     @strawberry.field(description="Rooms on the LiveKit server; with `names`, only those rooms.")
     async def rooms(self, info: Info, names: list[str] | None = None) -> list[Room]:
         core, principal = await info.context.caller()

@@ -6,9 +6,9 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from ..context import Info
 from ..core import room_events as event_ops
-from ..types import RoomEvent
+from .context import Info
+from .types import RoomEvent
 
 __all__ = ["Subscription"]
 

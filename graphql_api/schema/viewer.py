@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import strawberry
 
-from ..context import Info
 from ..core.auth import Principal
 from ..core.policy import readable_rooms, require_token_for
 from ..errors import Forbidden
+from .context import Info
 
 __all__ = ["Viewer", "ViewerQuery", "describe"]
 

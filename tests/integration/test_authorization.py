@@ -275,6 +275,48 @@ OPERATIONS = [
         f'{{ roomLock(room: "{ROOM_L}") {{ room }} }}',
         X_MODERATORS,
     ),
+    # Bulk acts: the room authorized once for the whole call; allowed, each item then finds nobody (200).
+    Operation(
+        "bulk kick",
+        ("POST", f"/api/v1/room/{ROOM_X}/participants/kick", {"identities": "ghost,ghost2"}),
+        'mutation { kickParticipants(room: "@X", identities: ["ghost", "ghost2"]) { ok } }',
+        X_MODERATORS,
+    ),
+    Operation(
+        "bulk mute",
+        ("POST", f"/api/v1/room/{ROOM_X}/participants/mute", {"identities": "ghost"}),
+        'mutation { muteParticipants(room: "@X", identities: ["ghost"]) { ok } }',
+        X_MODERATORS,
+    ),
+    Operation(
+        "bulk unmute",
+        ("DELETE", f"/api/v1/room/{ROOM_X}/participants/mute", {"identities": "ghost"}),
+        'mutation { muteParticipants(room: "@X", identities: ["ghost"], muted: false) { ok } }',
+        X_MODERATORS,
+    ),
+    Operation(
+        "bulk permissions",
+        (
+            "POST",
+            f"/api/v1/room/{ROOM_X}/participants/permissions",
+            {"identities": "ghost", "permission": '{"can_publish": false}'},
+        ),
+        'mutation { updateParticipantsPermissions(room: "@X", identities: ["ghost"], permission: {canPublish: false})'
+        " { ok } }",
+        X_MODERATORS,
+    ),
+    Operation(
+        "bulk ban",
+        ("POST", f"/api/v1/room/{ROOM_X}/participants/ban", {"identities": "ghost-banned-bulk"}),
+        'mutation { banParticipants(room: "@X", identities: ["ghost-banned-bulk"]) { ok } }',
+        X_MODERATORS,
+    ),
+    Operation(
+        "presence",
+        ("GET", "/api/v1/presence?identities=ghost", {}),
+        '{ presence(identities: ["ghost"]) { identity } }',
+        frozenset({"moderator-x", "moderator-y", "admin"}),
+    ),
     # Self-escalation: what no moderator could mint, asked for its own uid (admins then find nobody).
     *(
         Operation(
@@ -455,3 +497,38 @@ async def test_unauthenticated_message_is_localized(secured: Service) -> None:
     assert en["meta"]["error"] == "user unauthorized"
     assert "not logged in" in en["meta"]["message"]
     assert default["meta"]["message"] == "用户没有登录,不能使用"
+
+
+@pytest.mark.parametrize(
+    ("grant", "camel"),
+    [
+        ("hidden", "hidden"),
+        ("can_update_metadata", "canUpdateMetadata"),
+        ("can_subscribe_metrics", "canSubscribeMetrics"),
+    ],
+)
+async def test_a_bulk_permission_change_grants_no_more_than_the_single_one(
+    secured: Service, rooms_ready: None, grant: str, camel: str
+) -> None:
+    """A moderator of X granting itself what it could not mint: each item FORBIDDEN, on both faces."""
+    moderator = next(caller for caller in CALLERS if caller.kind == "moderator-x")
+    assert moderator.authorization is not None
+    headers = {"authorization": moderator.authorization, "accept-language": "en"}
+    async with httpx.AsyncClient(base_url=secured.base_url, timeout=15) as client:
+        response = await client.post(
+            f"/api/v1/room/{ROOM_X}/participants/permissions",
+            data={"identities": f"{moderator.uid},someone", "permission": json.dumps({grant: True})},
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+        errors = [result["error"] for result in response.json()["data"]["results"]]
+        assert [(error["code"], error["error"]) for error in errors] == [(403, "forbidden")] * 2
+        # Only `ok`: an item's `error { code }` is deeper than this service's GXRTC_GRAPHQL_MAX_DEPTH of 2.
+        query = (
+            f'mutation($i: String!) {{ updateParticipantsPermissions(room: "{ROOM_X}", identities: [$i],'
+            f" permission: {{{camel}: true}}) {{ ok }} }}"
+        )
+        body = (
+            await client.post("/graphql", json={"query": query, "variables": {"i": moderator.uid}}, headers=headers)
+        ).json()
+    assert body["data"]["updateParticipantsPermissions"][0]["ok"] is False, body

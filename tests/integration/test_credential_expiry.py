@@ -14,9 +14,9 @@ import jwt
 import pytest
 from livekit import api
 
-from graphql_api.context import Context
 from graphql_api.core.auth import Principal, Role
 from graphql_api.errors import Unauthenticated
+from graphql_api.schema.context import Context
 from tests.harness.graphql_ws import SubscriptionClient
 from tests.harness.livekit_server import LiveKitServer
 from tests.harness.service import Service, run_service

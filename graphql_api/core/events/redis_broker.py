@@ -1,4 +1,9 @@
-"""The Redis broker (every instance): one channel, sequences and de-duplication in one Lua script, reconnects."""
+"""The Redis broker (every instance): one channel, sequences and de-duplication in one Lua script, reconnects.
+
+Its Redis calls are client spans (`tracing`): each publish (the script), a child of the request that
+published, and each subscription of the reader, a span of its own. The reader's reads and pings are not:
+they are one long wait, not calls anyone waits on.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from .. import tracing
 from ..metrics import EVENTS_DEDUPLICATED, EVENTS_PUBLISHED, REDIS_DURATION, REDIS_ERRORS
 from .memory import Broker, InProcessBroker, _LocalSubscribers
 from .model import (
@@ -33,6 +39,9 @@ from .model import (
 from .subscription import _FanOut
 
 log = logging.getLogger(__name__)
+
+_PUBLISH_SPAN: Final = {"db.system.name": "redis", "db.operation.name": "EVALSHA"}
+_SUBSCRIBE_SPAN: Final = {"db.system.name": "redis", "db.operation.name": "SUBSCRIBE"}
 
 
 _PUBLISH_SCRIPT: Final = """
@@ -129,22 +138,25 @@ class RedisBroker(_LocalSubscribers, Broker):
         keys = [f"{self._prefix}:seen:{event.id}", f"{self._prefix}:seq:{event.room}"]
         args: list[str | int] = [self._dedupe_ms, self._sequence_s, self._channel, head, tail]
         started = time.perf_counter()
-        try:
-            async with asyncio.timeout(self._timeout):
-                try:
-                    result = await self._publish_script(keys=keys, args=args)
-                except RedisConnectionError:
-                    # Most likely a pooled connection from before a Redis restart; one fresh try. Safe: a
-                    # script that did run the first time makes this one a duplicate.
-                    result = await self._publish_script(keys=keys, args=args)
-        except TimeoutError as exc:
-            REDIS_ERRORS.labels("publish").inc()
-            raise BrokerUnavailable("the event broker did not answer in time") from exc
-        except (RedisError, OSError) as exc:
-            REDIS_ERRORS.labels("publish").inc()
-            raise BrokerUnavailable() from exc
-        finally:
-            REDIS_DURATION.labels("publish").observe(time.perf_counter() - started)
+        with tracing.client_span("EVALSHA", _PUBLISH_SPAN) as span:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    try:
+                        result = await self._publish_script(keys=keys, args=args)
+                    except RedisConnectionError:
+                        # Most likely a pooled connection from before a Redis restart; one fresh try. Safe: a
+                        # script that did run the first time makes this one a duplicate.
+                        result = await self._publish_script(keys=keys, args=args)
+            except TimeoutError as exc:
+                REDIS_ERRORS.labels("publish").inc()
+                tracing.failed(span, "TimeoutError")
+                raise BrokerUnavailable("the event broker did not answer in time") from exc
+            except (RedisError, OSError) as exc:
+                REDIS_ERRORS.labels("publish").inc()
+                tracing.failed(span, type(exc).__name__)
+                raise BrokerUnavailable() from exc
+            finally:
+                REDIS_DURATION.labels("publish").observe(time.perf_counter() - started)
         sequence = int(result)
         if sequence == 0:
             EVENTS_DEDUPLICATED.inc()
@@ -175,12 +187,7 @@ class RedisBroker(_LocalSubscribers, Broker):
         while not self._closed:
             pubsub = self._redis.pubsub()
             try:
-                async with asyncio.timeout(self._timeout * 2):
-                    await pubsub.subscribe(self._channel)
-                    while True:  # the confirmation; nothing is delivered before it
-                        message = await pubsub.get_message(timeout=self._timeout)
-                        if message is not None and message.get("type") == "subscribe":
-                            break
+                await self._subscribe(pubsub)
                 self._connected(down_since, loop.time())
                 down_since, failures = None, 0
                 await self._pump(pubsub)
@@ -212,6 +219,19 @@ class RedisBroker(_LocalSubscribers, Broker):
             # Exponential backoff with jitter: 50 ms, 100 ms, ... up to backoff_max.
             delay = min(self._backoff_max, 0.05 * 2 ** min(failures, 16))
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+
+    async def _subscribe(self, pubsub: PubSub) -> None:
+        with tracing.client_span("SUBSCRIBE", _SUBSCRIBE_SPAN) as span:
+            try:
+                async with asyncio.timeout(self._timeout * 2):
+                    await pubsub.subscribe(self._channel)
+                    while True:  # the confirmation; nothing is delivered before it
+                        message = await pubsub.get_message(timeout=self._timeout)
+                        if message is not None and message.get("type") == "subscribe":
+                            return
+            except Exception as exc:
+                tracing.failed(span, type(exc).__name__)
+                raise
 
     def _connected(self, down_since: float | None, now: float) -> None:
         # Whatever was published while this instance was not subscribed is gone: everyone who subscribed

@@ -10,11 +10,16 @@ for another writer's lock (`busy_timeout`), PostgreSQL connects within it and
 cancels a statement that runs longer (`statement_timeout`). SQLite runs in WAL
 mode with `synchronous=FULL`, so a commit that returned is on disk, not only in
 the process or the OS's cache (docs/store.md).
+
+Each transaction is a client span (`tracing`), a child of the request that
+opened it; the group commit's flusher serves many requests at once, so its
+transactions are spans of their own, in no request's trace.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -27,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ...errors import GxrtcError, ServiceUnavailable
+from .. import tracing
 from ..metrics import DATABASE_DURATION, DATABASE_ERRORS
 
 __all__ = ["Store"]
@@ -51,6 +57,8 @@ def _sqlite_pragmas(engine: AsyncEngine, timeout_seconds: float) -> None:
 
 
 _BATCH_ROWS = 500
+_SYSTEMS = {"postgresql": "postgresql", "sqlite": "sqlite"}
+"""OpenTelemetry's `db.system.name` values for SQLAlchemy's dialect names (the two the store supports)."""
 
 
 class Store:
@@ -59,6 +67,7 @@ class Store:
         self._timeout = timeout_seconds
         self._pending: list[tuple[Table, dict[str, Any], asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._span_attributes = {"db.system.name": _SYSTEMS.get(engine.dialect.name, engine.dialect.name)}
 
     @classmethod
     def open(cls, url: str, *, timeout_seconds: float, pool_size: int = 5, max_overflow: int = 10) -> Store:
@@ -86,17 +95,20 @@ class Store:
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """One transaction, committed when the block ends without an exception, within the deadline."""
         started = time.perf_counter()
-        try:
-            async with asyncio.timeout(self._timeout), self.engine.begin() as connection:
-                yield connection
-        except GxrtcError:
-            raise
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            DATABASE_ERRORS.inc()
-            log.warning("database unavailable: %s", type(exc).__name__)
-            raise ServiceUnavailable("the database is unavailable", reason="database unavailable") from None
-        finally:
-            DATABASE_DURATION.observe(time.perf_counter() - started)
+        with tracing.client_span("transaction", self._span_attributes) as span:
+            try:
+                async with asyncio.timeout(self._timeout), self.engine.begin() as connection:
+                    yield connection
+            except GxrtcError as error:
+                tracing.failed(span, type(error).__name__)
+                raise
+            except (SQLAlchemyError, OSError, TimeoutError) as exc:
+                DATABASE_ERRORS.inc()
+                tracing.failed(span, type(exc).__name__)
+                log.warning("database unavailable: %s", type(exc).__name__)
+                raise ServiceUnavailable("the database is unavailable", reason="database unavailable") from None
+            finally:
+                DATABASE_DURATION.observe(time.perf_counter() - started)
 
     async def insert_committed(self, table: Table, row: dict[str, Any]) -> None:
         """Insert `row` and return once it is committed, in one transaction with the rows others asked for meanwhile.
@@ -108,7 +120,8 @@ class Store:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((table, row, future))
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+            # In a context of its own: not a child of whichever request happened to start it.
+            self._flusher = asyncio.create_task(self._flush(), context=contextvars.Context())
         await future
 
     async def _flush(self) -> None:

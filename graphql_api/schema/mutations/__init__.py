@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from .bans import BanMutations
+from .bulk import BulkMutations
 from .locks import LockMutations
 from .participants import ParticipantMutations
 from .rooms import RoomMutations
@@ -14,5 +15,5 @@ __all__ = ["Mutation"]
 
 
 @strawberry.type
-class Mutation(TokenMutations, RoomMutations, ParticipantMutations, BanMutations, LockMutations):
-    """The tokens', rooms', participants', bans' and locks' mutations, in this order (the bases' order is the SDL's)."""
+class Mutation(TokenMutations, RoomMutations, ParticipantMutations, BanMutations, LockMutations, BulkMutations):
+    """The tokens', rooms', participants', bans', locks' and bulk acts' mutations, in this order (the SDL's)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from ...context import Info
 from ...core import bans as ban_ops
+from ..context import Info
 from ..moderation import Ban
 
 __all__ = ["BanMutations"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from ...context import Info
 from ...core import locks as lock_ops
+from ..context import Info
 from ..moderation import RoomLock
 
 __all__ = ["LockMutations"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from ...context import Info
 from ...core import participants as participant_ops
-from ...types import Participant, ParticipantPermissionInput, TrackSource
+from ..context import Info
+from ..types import Participant, ParticipantPermissionInput, TrackSource
 
 __all__ = ["ParticipantMutations"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from ...context import Info
 from ...core import rooms as room_ops
-from ...types import Room
+from ..context import Info
+from ..types import Room
 
 __all__ = ["RoomMutations"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from ...context import Info
 from ...core import tokens as token_ops
-from ...types import JoinToken, TrackSource
+from ..context import Info
+from ..types import JoinToken, TrackSource
 
 __all__ = ["TokenMutations"]
 

@@ -13,7 +13,6 @@ from typing import Any, cast
 from livekit.protocol import models
 from pydantic import SecretStr
 
-from graphql_api.context import Context
 from graphql_api.core.auth import Authenticator
 from graphql_api.core.cache import FlightCache
 from graphql_api.core.events import InProcessBroker
@@ -22,6 +21,7 @@ from graphql_api.core.minter import TokenMinter
 from graphql_api.core.services import Core
 from graphql_api.core.store import Store
 from graphql_api.schema import schema
+from graphql_api.schema.context import Context
 from graphql_api.settings import Settings
 
 

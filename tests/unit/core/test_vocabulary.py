@@ -7,8 +7,8 @@ from typing import get_args
 
 from graphql_api.core import grants
 from graphql_api.core.vocabulary import PERMISSION_FIELDS, PERMISSION_SWITCHES, TRACK_SOURCES
+from graphql_api.schema.types import ParticipantPermission, ParticipantPermissionInput, TrackSource
 from graphql_api.settings import Settings
-from graphql_api.types import ParticipantPermission, ParticipantPermissionInput, TrackSource
 from rest_compat.openapi import PERMISSION
 
 

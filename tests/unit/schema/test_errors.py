@@ -10,9 +10,9 @@ import pytest
 from livekit.protocol import models
 from pydantic import SecretStr
 
-from graphql_api.context import Context
 from graphql_api.errors import RoomNotFound
 from graphql_api.schema import build_schema
+from graphql_api.schema.context import Context
 from graphql_api.settings import Settings
 from tests.unit.core.test_fanout import CountingLiveKit, make_core
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graphql_api.graphql_http import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, accepts_event_stream, media_type
+from graphql_api.schema.graphql_http import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, accepts_event_stream, media_type
 
 
 @pytest.mark.parametrize(

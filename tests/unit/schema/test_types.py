@@ -10,7 +10,7 @@ import dataclasses
 import strawberry
 from livekit.protocol import models
 
-from graphql_api.types import (
+from graphql_api.schema.types import (
     Codec,
     Participant,
     ParticipantKind,

@@ -6,8 +6,8 @@ import pytest
 from pydantic import SecretStr
 
 from graphql_api.schema import GxrtcSchema, build_schema
+from graphql_api.schema.weighed_cache import WeighedCache
 from graphql_api.settings import Settings
-from graphql_api.weighed_cache import WeighedCache
 
 
 def _cache(max_entries: int, max_weight: int) -> tuple[WeighedCache[str], list[str]]:

@@ -17,7 +17,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.server import ServerState
 
-from graphql_api.http import HttpToolsProtocol
+from graphql_api.server.http import HttpToolsProtocol
 
 Scope = dict[str, Any]
 
