@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Self
 
 from tests.harness.ports import free_port
+from tests.harness.redis_server import RedisServer
 
 __all__ = ["CpuMeter", "ProcessMemory", "RssSampler", "Service", "free_port", "process_tree"]
 
@@ -113,6 +114,7 @@ class Service:
     log_path: Path | None = None
     _proc: subprocess.Popen[bytes] | None = None
     _log: object | None = field(default=None, repr=False)
+    _redis: RedisServer | None = field(default=None, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -137,6 +139,11 @@ class Service:
         # The service's own entry point, as `make run` and the test suite start it: the same
         # server, event loop and protocol as in production.
         env.update(GXRTC_HOST="127.0.0.1", GXRTC_PORT=str(self.port), GXRTC_WORKERS=str(self.workers))
+        if self.workers > 1 and not env.get("GXRTC_REDIS_URL"):
+            # Several workers need a Redis (docs/workers.md); a local one, as `make run` starts it.
+            self._redis = RedisServer()
+            self._redis.start()
+            env["GXRTC_REDIS_URL"] = self._redis.url
         command = [sys.executable, "-m", "graphql_api"]
         # If this process dies without cleaning up, the kernel stops uvicorn's supervisor (it then stops
         # its workers). The signal follows the forking thread; the benchmark starts services from main.
@@ -205,6 +212,9 @@ class Service:
                 if _status_kb(pid) is not None and "multiprocessing" in _cmdline(pid):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
+        redis, self._redis = self._redis, None
+        if redis is not None:
+            redis.stop()
         log = self._log
         self._log = None
         if log is not None:

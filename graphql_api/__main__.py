@@ -1,6 +1,10 @@
 """`python -m graphql_api`: serve with the settings' host, port, workers and shutdown bound.
 
 `python -m graphql_api migrate` upgrades the store's schema to the code's and exits.
+
+Several workers are several instances (docs/workers.md): what they must share (room events, webhook
+de-duplication, the reconciler's leases, the brake on failed authentications) goes through Redis, so
+`GXRTC_WORKERS` > 1 without `GXRTC_REDIS_URL` is refused rather than started to lose events.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from .settings import Settings
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 """prometheus-client's own name; read here without importing it, which would fix its mode too early."""
 
+WORKERS_NEED_REDIS = (
+    "refusing to start: GXRTC_WORKERS={workers} needs GXRTC_REDIS_URL (several workers share events, "
+    "leases and limits through Redis; see docs/workers.md)"
+)
+
 
 async def _prepare(settings: Settings, *, upgrade: bool) -> None:
     if settings.database_url is None:
@@ -41,6 +50,8 @@ def main() -> None:
         return
     if sys.argv[1:]:
         sys.exit(f"usage: python -m graphql_api [migrate]; not {' '.join(sys.argv[1:])!r}")
+    if settings.workers > 1 and not settings.redis_url:
+        sys.exit(WORKERS_NEED_REDIS.format(workers=settings.workers))
     try:
         # Once, before the workers start: in dev each would otherwise race the others to make the tables,
         # and in production a schema behind the code is one clear line rather than a worker's traceback.

@@ -36,10 +36,12 @@ from .core.auth import Authenticator
 from .core.cache import FlightCache
 from .core.enforcement import follow_rules, receive_webhook
 from .core.events import open_broker
+from .core.lease import open_leases
 from .core.livekit import LiveKit
 from .core.minter import TokenMinter
 from .core.reconcile import Reconciler
 from .core.services import Core
+from .core.shared_brake import open_brake
 from .core.store import Store, migrate
 from .core.tracing import enable as enable_tracing
 from .core.webhooks import WebhookIntake
@@ -114,7 +116,8 @@ def _configure_log(name: str, label: str) -> None:
     logger = logging.getLogger(name)
     if not logger.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {label} %(message)s"))
+        # The process id tells the lines of several workers apart.
+        handler.setFormatter(logging.Formatter(f"%(asctime)s [%(process)d] {label} %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
@@ -206,7 +209,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.livekit_api_secret.get_secret_value(),
             max_age_seconds=settings.webhook_max_age_seconds,
         )
-        reconciler = asyncio.create_task(Reconciler(core).run(settings.reconcile_interval_seconds))
+        # Shared through Redis when there is one: several workers are several instances (docs/workers.md).
+        authenticator.brake = open_brake(settings)
+        leases = open_leases(settings.redis_url, interval=settings.reconcile_interval_seconds)
+        reconciler = asyncio.create_task(Reconciler(core, leases).run(settings.reconcile_interval_seconds))
         retention = asyncio.create_task(keep_audit_trail_within(store, settings.audit_retention_days))
         rules_follower = asyncio.create_task(follow_rules(core))
         presence_sweeper = asyncio.create_task(core.presence.run(core, settings.presence_sweep_seconds))
@@ -226,6 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await broker.aclose()
             await store.aclose()
             await livekit.aclose()
+            await authenticator.brake.aclose()
             await authenticator.aclose()
 
     # One table, for FastAPI's layers and for the exact routes alike.

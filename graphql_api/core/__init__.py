@@ -13,6 +13,8 @@ One module per noun: `tokens`, `rooms`, `participants`, `room_events`, `bans`,
 `admission` (who may be in a room, given its bans and lock), `enforcement`
 (removing who may not), `validation`, `audit` and `audit_retention`, `paging`,
 `cache` (the overview caches), `changes`/`reconcile`/`webhooks` (events LiveKit
-reports), `livekit` (the client), `store` (bans, locks, the audit trail),
-`auth`, `events` (the brokers).
+reports), `lease` (which process does a duty once per deployment), `livekit`
+(the client), `store` (bans, locks, the audit trail), `auth`, `brake` and
+`shared_brake` (failed authentications, per process or through Redis),
+`events` (the brokers).
 """

@@ -19,7 +19,8 @@ allowance per issuer or key id would let anyone with forged tokens lock out
 every user of that issuer.
 
 `Brake` is what the authenticator needs; `LocalBrake` keeps the counts in
-this process, another implementation may share them across workers.
+this process, `shared_brake.SharedBrake` in Redis for every worker and instance
+(docs/workers.md).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ class Brake(Protocol):
 
     async def failed(self, keys: Sequence[str]) -> None:
         """Counts one failed authentication against each of `keys`."""
+
+    async def aclose(self) -> None:
+        """Lets go of what it holds (a connection)."""
 
 
 def brake_keys(authorization: str, client: str) -> tuple[str, ...]:
@@ -97,6 +101,9 @@ class LocalBrake:
             if len(levels) >= self._max_keys:
                 del levels[next(iter(levels))]
             levels[key] = (level, now)
+
+    async def aclose(self) -> None:
+        return None
 
     def _level(self, key: str, now: float) -> float:
         entry = self._levels.get(key)

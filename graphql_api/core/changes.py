@@ -10,7 +10,8 @@ change, and the broker drops an id it has already published within its dedupe wi
 first. A dropped duplicate takes no sequence number, so `sequence` still only grows.
 
 "The same change" is its kind, its room and the LiveKit sid of what changed: the room's sid for a
-room opened or closed, the participant's sid for a join or a leave, the track's sid for a track
+room opened or closed, the participant's sid for a join, a leave or a removal by a ban or lock (the
+webhook's check and the reconciler's may both find a late joiner), the track's sid for a track
 published or unpublished, and the participant's sid and version for a reconciler's update. A sid
 names one room, one participant's stay in it, one track, never reused: a room reopened under its
 name, or a participant who rejoins, is a new change however soon. A change through this API whose
@@ -31,7 +32,7 @@ from .events.model import DEFAULT_DEDUPE_TTL
 __all__ = ["change_id", "room_may_be_new"]
 
 _BY_ROOM: Final = frozenset({"room_started", "room_finished"})
-_BY_PARTICIPANT: Final = frozenset({"participant_joined", "participant_left"})
+_BY_PARTICIPANT: Final = frozenset({"participant_joined", "participant_left", "participant_refused"})
 _BY_TRACK: Final = frozenset({"track_published", "track_unpublished"})
 
 

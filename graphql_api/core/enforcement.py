@@ -27,6 +27,7 @@ from sqlalchemy import or_, select
 
 from ..errors import NotFound
 from .admission import ADMITTED_AS, NO_RULES, Refusal, refusal, room_rules
+from .changes import change_id
 from .events import EventKind, EventSource, RoomEvent
 from .mute_all import keep_muted
 from .store import EVERY_ROOM, bans, room_locks
@@ -94,7 +95,8 @@ async def _turn_away(
     event = RoomEvent(
         kind="participant_refused",
         room=room,
-        id=uuid.uuid4().hex,
+        # Found by a webhook and by the reconciler, on whichever instances: one removal, one event.
+        id=change_id("participant_refused", room, participant=participant) or uuid.uuid4().hex,
         at=time.time(),
         source=source,
         participant=participant,

@@ -11,6 +11,12 @@ did not see (it started after the subscription) is only recorded at its first
 look, never announced. Each pass also checks the rooms with bans or a lock for
 who may not be in them (`enforcement.enforce_once`), for joins whose webhook was lost,
 and the rooms muted all for tracks found unmuted (`mute_all.keep_muted_once`).
+
+One duty, one doer: with several workers or instances, a room is compared by the one process that
+holds its lease (`lease`: "room:<name>"), and the passes over bans, locks and mute-all by the one that
+holds "enforcement", so a repair is published once, a late joiner removed once and a track muted once.
+The others still follow every event, so whichever takes a lease over compares with what subscribers
+were told.
 """
 
 from __future__ import annotations
@@ -26,18 +32,29 @@ from livekit.protocol import models
 from .changes import change_id
 from .enforcement import enforce_once
 from .events import EventKind, RoomEvent, Subscription
+from .lease import Leases, LocalLeases
 from .metrics import RECONCILER_REPAIRS
 from .mute_all import keep_muted_once
 from .services import Core
 
-__all__ = ["Reconciler"]
+__all__ = ["ENFORCEMENT_LEASE", "Reconciler", "room_lease"]
 
 log = logging.getLogger(__name__)
 
+ENFORCEMENT_LEASE = "enforcement"
+"""The lease of the pass over the rooms with bans or a lock: one per deployment."""
+
+
+def room_lease(room: str) -> str:
+    return f"room:{room}"
+
 
 class Reconciler:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, leases: Leases | None = None) -> None:
         self._core = core
+        self._leases: Leases = leases or LocalLeases()
+        self._held: set[str] = set()
+        """The leases this process held at its last pass: the rooms it compares (and "enforcement")."""
         self._known: dict[str, dict[str, models.ParticipantInfo]] = {}
         core.snapshot_listeners.append(self.baseline)
 
@@ -69,18 +86,37 @@ class Reconciler:
                 try:
                     await self.reconcile_once()
                 except Exception:
+                    # Which leases are still held is unknown: this pass does no duty.
+                    self._held = set()
                     log.warning("reconciliation failed; trying again in %ss", interval, exc_info=True)
                 try:
-                    await enforce_once(self._core)
+                    await self.enforce_once()
                 except Exception:
                     log.warning("enforcing bans and locks failed; trying again in %ss", interval, exc_info=True)
                 try:
-                    await keep_muted_once(self._core)
+                    await self.keep_muted_once()
                 except Exception:
                     log.warning("keeping rooms muted failed; trying again in %ss", interval, exc_info=True)
         finally:
             listener.cancel()
             await subscription.aclose()
+            await self._leases.aclose()
+
+    @property
+    def held(self) -> frozenset[str]:
+        return frozenset(self._held)
+
+    async def enforce_once(self) -> list[RoomEvent]:
+        """Bans and locks enforced by the one process that holds the enforcement lease."""
+        if ENFORCEMENT_LEASE not in self._held:
+            return []
+        return await enforce_once(self._core)
+
+    async def keep_muted_once(self) -> int:
+        """Rooms muted all kept so by the one process that holds the enforcement lease."""
+        if ENFORCEMENT_LEASE not in self._held:
+            return 0
+        return await keep_muted_once(self._core)
 
     async def _listen(self, subscription: Subscription) -> None:
         async for event in subscription:
@@ -90,9 +126,11 @@ class Reconciler:
         watched = self._core.broker.rooms_with_subscribers()
         if watched is None:  # someone follows every room
             watched = {room.name for room in await self._core.livekit.list_rooms()}
-        rooms = watched
-        for gone in set(self._known) - rooms:
+        for gone in set(self._known) - watched:
             del self._known[gone]
+        # Every pass names every lease wanted, so the enforcement lease is renewed with the rooms'.
+        self._held = await self._leases.hold({ENFORCEMENT_LEASE, *map(room_lease, watched)})
+        rooms = {room for room in watched if room_lease(room) in self._held}
         published: list[RoomEvent] = []
         for room in sorted(rooms):
             current = await self._core.livekit.list_participants(room)

@@ -16,6 +16,7 @@ import pytest
 
 from tests.harness.livekit_server import LiveKitServer
 from tests.harness.prometheus_server import PrometheusServer
+from tests.harness.redis_server import RedisServer
 from tests.harness.service import Service, run_service
 from tests.integration.conftest import service_settings
 
@@ -27,7 +28,19 @@ TOKENS, GRAPHQL_TOKENS, LISTINGS = 23, 7, 3
 
 @pytest.fixture(scope="module")
 def scraped(livekit_server: LiveKitServer) -> Iterator[tuple[Service, PrometheusServer]]:
-    settings = service_settings(livekit_server, GXRTC_ENV="production", GXRTC_ADMIN_KEY=ADMIN_KEY, GXRTC_WORKERS="2")
+    # Two workers are two instances: they need a Redis (docs/workers.md).
+    with RedisServer() as redis:
+        settings = service_settings(
+            livekit_server,
+            GXRTC_ENV="production",
+            GXRTC_ADMIN_KEY=ADMIN_KEY,
+            GXRTC_WORKERS="2",
+            GXRTC_REDIS_URL=redis.url,
+        )
+        yield from _scraped(settings)
+
+
+def _scraped(settings: dict[str, str]) -> Iterator[tuple[Service, PrometheusServer]]:
     # Two workers import the app side by side: slow on a loaded machine.
     with run_service(settings, startup_timeout=120) as service:
         address = urlsplit(service.base_url).netloc

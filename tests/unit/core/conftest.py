@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from pydantic import SecretStr
@@ -17,6 +18,7 @@ from graphql_api.core.minter import TokenMinter
 from graphql_api.core.services import Core
 from graphql_api.core.store import Store, metadata
 from graphql_api.settings import Settings
+from tests.harness.redis_server import RedisServer
 
 SECRET = "s" * 32
 ADMIN = Principal(uid="root", roles=frozenset({Role.ADMIN}))
@@ -57,3 +59,16 @@ def core(service: FakeRoomService, store: Store) -> Core:
         participants=FlightCache(livekit.list_participants, ttl=0, concurrency=4),
         room_lists=FlightCache(rooms_by_key, ttl=0, concurrency=1),
     )
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on loopback (tests/harness/redis_server.py) for what Redis itself must decide:
+    leases' compare-and-set, the shared brake's bucket. Each test keeps to keys of its own prefix."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
