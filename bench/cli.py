@@ -10,12 +10,10 @@ import signal
 import sys
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from livekit import api
-from livekit.protocol import room as room_proto
 
 from tests.harness.livekit_server import LiveKitServer, LiveKitServerError
 
@@ -26,11 +24,10 @@ from .moderation import audit_rows, audit_run, ban_enforcement
 from .mute_all import mute_all_rows, mute_on_join
 from .observability import metrics_cost, metrics_rows
 from .participants import PoolProcess
-from .report import Row, machine, render_table, write_json
+from .report import Row, machine, ms, render_table, write_json
 from .run import (
     BenchConfig,
     Stack,
-    bounded,
     check_tokens,
     delete_all_rooms,
     fanout,
@@ -40,8 +37,8 @@ from .run import (
     running_service,
     token_load,
 )
+from .scaling import scaling_rows, scaling_run
 from .stack import RssSampler
-from .timing import Stats, interleave
 
 __all__ = ["main"]
 
@@ -172,10 +169,6 @@ async def _main_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
     return out
 
 
-def _ms(value: float) -> str:
-    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
-
-
 _READS = (("list_rooms", "list rooms"), ("get_participant", "get participant"))
 
 
@@ -203,7 +196,7 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
             Row(
                 section,
                 "REST latency p50 / p99 (ms)",
-                f"{_ms(rest['latency_ms']['p50'])} / {_ms(rest['latency_ms']['p99'])}",
+                f"{ms(rest['latency_ms']['p50'])} / {ms(rest['latency_ms']['p99'])}",
                 "p99 < 20" if target else "",
                 rest["latency_ms"]["p99"] < 20 if target else None,
             )
@@ -221,7 +214,7 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
             Row(
                 section,
                 "GraphQL latency p50 / p99 (ms)",
-                f"{_ms(gql['latency_ms']['p50'])} / {_ms(gql['latency_ms']['p99'])}",
+                f"{ms(gql['latency_ms']['p50'])} / {ms(gql['latency_ms']['p99'])}",
             )
         )
         rows.append(
@@ -238,9 +231,7 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
         for key, label in (("list_rooms", "read: list rooms"), ("get_participant", "read: get participant")):
             r = reads[key]
             rows.append(
-                Row(
-                    label, "direct livekit-api p50 / p99 (ms)", f"{_ms(r['direct']['p50'])} / {_ms(r['direct']['p99'])}"
-                )
+                Row(label, "direct livekit-api p50 / p99 (ms)", f"{ms(r['direct']['p50'])} / {ms(r['direct']['p99'])}")
             )
             if "hop" in r:
                 rows.append(Row(label, "a bare GET /healthz to the service p50 (ms)", f"{r['hop']['p50']:.3f}"))
@@ -262,20 +253,20 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
             Row(
                 label,
                 "GraphQL rooms{participants} p50 / p99 (ms)",
-                f"{_ms(f['graphql']['p50'])} / {_ms(f['graphql']['p99'])}",
+                f"{ms(f['graphql']['p50'])} / {ms(f['graphql']['p99'])}",
             )
         )
-        rows.append(Row(label, "one ListParticipants p50 (ms)", _ms(f["one_list_participants"]["p50"])))
+        rows.append(Row(label, "one ListParticipants p50 (ms)", ms(f["one_list_participants"]["p50"])))
         rows.append(Row(label, "ratio of p50s (median of runs)", f"{f['ratio_p50']:.1f}x", "≤ 3x", f["ratio_p50"] <= 3))
         if "graphql_uncached" in f:
             rows.append(
                 Row(
                     label,
                     "cache off: p50 (ms), ratio",
-                    f"{_ms(f['graphql_uncached']['p50'])}, {f['ratio_uncached_p50']:.1f}x",
+                    f"{ms(f['graphql_uncached']['p50'])}, {f['ratio_uncached_p50']:.1f}x",
                 )
             )
-        rows.append(Row(label, "direct fan-out, 16 in flight, p50 (ms)", _ms(f["direct_fanout_16"]["p50"])))
+        rows.append(Row(label, "direct fan-out, 16 in flight, p50 (ms)", ms(f["direct_fanout_16"]["p50"])))
         cpu = f["cpu"]
         rows.append(
             Row(
@@ -328,147 +319,6 @@ def _main_rows(results: dict[str, Any], config: BenchConfig) -> tuple[list[Row],
     return rows, f"others' CPU during the runs (cores): {others}\nCPU stolen by the hypervisor (cores): {stolen}"
 
 
-# -- scaling ------------------------------------------------------------------------------------------------
-
-
-async def _scaling_run(stack: Stack, config: BenchConfig) -> dict[str, Any]:
-    lkapi = stack.lkapi
-    sizes: list[dict[str, Any]] = []
-    with (
-        running_service(stack, 1) as service,
-        running_service(stack, 1, GXRTC_PARTICIPANT_CACHE_SECONDS="0") as plain,
-    ):
-        async with (
-            ServiceClient(service.base_url, stack.key) as client,
-            ServiceClient(plain.base_url, stack.key) as uncached,
-        ):
-            await check_tokens(client)
-            for n in config.scaling_sizes:
-                print(f"\n[{n} room(s)]", flush=True)
-                await delete_all_rooms(lkapi)
-                names = [f"bench-scale-{i:04d}" for i in range(n)]
-                started = time.perf_counter()
-                await bounded(
-                    [
-                        partial(lkapi.room.create_room, room_proto.CreateRoomRequest(name=name, empty_timeout=900))
-                        for name in names
-                    ]
-                )
-                create_s = time.perf_counter() - started
-                listed = (await lkapi.room.list_rooms(room_proto.ListRoomsRequest())).rooms
-                if len(listed) != n:
-                    raise BenchError(f"LiveKit lists {len(listed)} rooms, expected {n}")
-                before = service.memory()[0]
-
-                async def direct() -> None:
-                    await lkapi.room.list_rooms(room_proto.ListRoomsRequest())
-
-                async def rest() -> None:
-                    await client.rest("GET", "/api/v1/room/")
-
-                async def gql() -> None:
-                    await client.graphql("{ rooms { name } }")
-
-                rounds = 100 if n <= 100 else 30
-                samples = await interleave(
-                    {"direct": direct, "rest": rest, "graphql": gql},
-                    rounds=rounds,
-                    warmup=3,
-                    deadline=time.monotonic() + 120,
-                )
-                lists = {k: Stats.of(v).as_dict() for k, v in samples.items()}
-                after_list = service.memory()[0]
-                print(
-                    f"  list rooms p50: direct {lists['direct']['p50']:.2f} ms, REST {lists['rest']['p50']:.2f} ms, "
-                    f"GraphQL {lists['graphql']['p50']:.2f} ms",
-                    flush=True,
-                )
-                pool = PoolProcess(stack.livekit.ws_url, stack.livekit.api_key, stack.livekit.api_secret)
-                try:
-                    fan = await fanout(
-                        stack,
-                        client,
-                        pool,
-                        fanout_layout(n, 1, 1),
-                        service=service,
-                        runs=11 if n <= 100 else 5,
-                        uncached=uncached,
-                        warmup=1,
-                    )
-                finally:
-                    await pool.aclose()
-                after_fanout = service.memory()[0]
-                print(
-                    f"  fan-out ({n} participants): GraphQL p50 {fan['graphql']['p50']:.1f} ms (cache off "
-                    f"{fan['graphql_uncached']['p50']:.1f} ms), direct fan-out p50 "
-                    f"{fan['direct_fanout_16']['p50']:.1f} ms, {fan['ratio_p50']}x one ListParticipants; "
-                    f"worker RSS {after_fanout.rss_mb:.0f} MB (peak {after_fanout.hwm_mb:.0f} MB)",
-                    flush=True,
-                )
-                sizes.append(
-                    {
-                        "rooms": n,
-                        "create_rooms_s": round(create_s, 2),
-                        "list_rooms_ms": lists,
-                        "fanout": fan,
-                        "worker_rss_mb": {
-                            "before": round(before.rss_mb, 1),
-                            "after_list": round(after_list.rss_mb, 1),
-                            "after_fanout": round(after_fanout.rss_mb, 1),
-                            "peak": round(after_fanout.hwm_mb, 1),
-                        },
-                    }
-                )
-            await delete_all_rooms(lkapi)
-    return {"sizes": sizes}
-
-
-def _scaling_rows(results: dict[str, Any]) -> list[Row]:
-    rows = []
-    for size in results["sizes"]:
-        label = f"{size['rooms']} room{'s' if size['rooms'] != 1 else ''}"
-        lists, fan, mem = size["list_rooms_ms"], size["fanout"], size["worker_rss_mb"]
-        rows.append(
-            Row(
-                label,
-                "list rooms p50 / p99 (ms): direct, REST, GraphQL",
-                ", ".join(f"{_ms(lists[k]['p50'])}/{_ms(lists[k]['p99'])}" for k in ("direct", "rest", "graphql")),
-            )
-        )
-        rows.append(
-            Row(
-                label,
-                "fan-out p50 (ms): GraphQL, cache off, direct (16 in flight)",
-                f"{_ms(fan['graphql']['p50'])}, {_ms(fan['graphql_uncached']['p50'])}, "
-                f"{_ms(fan['direct_fanout_16']['p50'])}",
-            )
-        )
-        rows.append(
-            Row(
-                label,
-                "fan-out / one ListParticipants (p50s): GraphQL, cache off",
-                f"{fan['ratio_p50']:.1f}x, {fan['ratio_uncached_p50']:.1f}x",
-            )
-        )
-        cpu = fan["cpu"]
-        rows.append(
-            Row(
-                label,
-                "fan-out phase CPU (cores): service, LiveKit, bench, others",
-                f"{cpu['service_cores']:.2f}, {cpu['livekit_cores']:.2f}, {cpu['loadgen_cores']:.2f}, "
-                f"{cpu['foreign_cores']:.2f}",
-            )
-        )
-        rows.append(
-            Row(
-                label,
-                "worker RSS after list, after fan-out, peak (MB)",
-                f"{mem['after_list']:.0f}, {mem['after_fanout']:.0f}, {mem['peak']:.0f}",
-            )
-        )
-    return rows
-
-
 # -- entry -------------------------------------------------------------------------------------------------
 
 
@@ -484,7 +334,7 @@ async def _with_stack(livekit: LiveKitServer, key: str, wrk: str, args: argparse
         stack = Stack(livekit=livekit, lkapi=lkapi, key=key, wrk=wrk)
         async with asyncio.timeout(TOTAL_TIMEOUT_S):
             if args.scaling:
-                return await _scaling_run(stack, config)
+                return await scaling_run(stack, config)
             return await _main_run(stack, config)
     finally:
         await lkapi.aclose()
@@ -531,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         f"after {description['load_average'][0]}, {elapsed:.0f} s"
     )
     if args.scaling:
-        rows, note = _scaling_rows(results), ""
+        rows, note = scaling_rows(results), ""
         path = args.output or RESULTS / "scaling.json"
         settings = {"sizes": list(config.scaling_sizes), "workers": 1}
     else:
