@@ -26,6 +26,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from ... import _speedups
+from ..._speedups.plain_insert import insert_rows
 from ...errors import GxrtcError, ServiceUnavailable
 from ..metrics import DATABASE_DURATION, DATABASE_ERRORS
 
@@ -59,6 +61,7 @@ class Store:
         self._timeout = timeout_seconds
         self._pending: list[tuple[Table, dict[str, Any], asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._plain_insert = _speedups.enabled()
 
     @classmethod
     def open(cls, url: str, *, timeout_seconds: float, pool_size: int = 5, max_overflow: int = 10) -> Store:
@@ -120,7 +123,10 @@ class Store:
                     for table, row, _ in batch:
                         by_table.setdefault(table, []).append(row)
                     for table, rows in by_table.items():
-                        await connection.execute(insert(table), rows)
+                        if self._plain_insert:
+                            await insert_rows(connection, table, rows)
+                        else:
+                            await connection.execute(insert(table), rows)
             except ServiceUnavailable as failure:
                 for _, _, future in batch:
                     if not future.done():  # a caller cancelled meanwhile has nobody to tell
