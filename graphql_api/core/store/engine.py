@@ -25,6 +25,7 @@ from sqlalchemy import Table, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import PoolResetState
 
 from ... import _speedups
 from ..._speedups.plain_insert import insert_rows
@@ -50,6 +51,14 @@ def _sqlite_pragmas(engine: AsyncEngine, timeout_seconds: float) -> None:
         for pragma in pragmas:
             cursor.execute(pragma)
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def on_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+        # SQLAlchemy rolls back every connection the pool takes back (`pool_reset_on_return`, off for
+        # SQLite in `Store.open`), even one whose transaction just committed: for aiosqlite a round trip to
+        # its thread per transaction, the group commit's included. Only one still in a transaction needs it.
+        if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
+            dbapi_connection.rollback()
 
 
 _BATCH_ROWS = 500
@@ -80,6 +89,8 @@ class Store:
                     "server_settings": {"statement_timeout": str(int(timeout_seconds * 1000))},
                 },
             }
+        if backend == "sqlite":
+            options = {"pool_reset_on_return": None}  # rolled back only when needed: `_sqlite_pragmas`
         engine = create_async_engine(url, **options)
         if backend == "sqlite":
             _sqlite_pragmas(engine, timeout_seconds)
