@@ -6,8 +6,9 @@ statement, looks its compilation up in the cache and processes every row's
 dict of parameters anew each time, a share of each audited act's cost that
 rivals the commit itself. Here the statement is compiled once per (table,
 columns, dialect) and each row becomes a tuple: each value through its
-column's own bind processor (the JSON column's serializer, for one), then
-`exec_driver_sql` executes it as one executemany. Rows whose columns differ
+column's own bind processor (the JSON column's serializer, for one), then one
+executemany: aiosqlite's own on SQLite (one round trip to its thread, not
+three), `exec_driver_sql` on other drivers. Rows whose columns differ
 from the first's take SQLAlchemy's path.
 
 Proven equal (the stored rows, ids included, on SQLite and PostgreSQL) by
@@ -17,11 +18,13 @@ Off with `GXRTC_SPEEDUPS=off`: `connection.execute(insert(table), rows)`.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 __all__ = ["insert_rows"]
@@ -64,4 +67,14 @@ async def insert_rows(connection: AsyncConnection, table: Table, rows: Sequence[
     parameters = [
         tuple(row[name] if process is None else process(row[name]) for name, process in processors) for row in rows
     ]
-    await connection.exec_driver_sql(sql, parameters)
+    if connection.dialect.driver != "aiosqlite":
+        await connection.exec_driver_sql(sql, parameters)
+        return
+    # aiosqlite's own executemany is one round trip to its thread; SQLAlchemy's cursor takes three (open,
+    # execute, close). Its errors become SQLAlchemy's, as SQLAlchemy's path raises them (the store's 503).
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    try:
+        await driver.executemany(sql, parameters)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, parameters, error, sqlite3.Error) from error

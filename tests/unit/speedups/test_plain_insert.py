@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, select
 
 from graphql_api._speedups import plain_insert
@@ -99,3 +100,21 @@ def test_a_table_with_defaults_left_out_is_sqlalchemys() -> None:
     assert audit[0].startswith("INSERT INTO audit_events")
     without_reason = ("room", "identity", "banned_by", "banned_at", "expires_at")  # reason has a default
     assert plain_insert._compile(bans, without_reason, sqlite.dialect()) is None
+
+
+async def test_a_row_the_database_refuses_is_the_stores_503_both_ways(tmp_path: Path) -> None:
+    from graphql_api.errors import ServiceUnavailable
+
+    fast, usual = await _migrated(tmp_path / "fast.sqlite3"), await _migrated(tmp_path / "usual.sqlite3")
+    refused = [_audit(1, actor=None)]  # NOT NULL
+    try:
+        with pytest.raises(ServiceUnavailable):
+            async with fast.begin() as connection:
+                await plain_insert.insert_rows(connection, audit_events, refused)
+        with pytest.raises(ServiceUnavailable):
+            async with usual.begin() as connection:
+                await connection.execute(insert(audit_events), refused)
+        await compare_stores(fast, usual)  # and both stores still work
+    finally:
+        await fast.aclose()
+        await usual.aclose()
