@@ -19,6 +19,10 @@ paths give the same answers:
   tests/unit/speedups/test_http_protocol.py.
 - `livekit_headers`: livekit-api's signing of a fresh admin JWT for every
   call. tests/unit/speedups/test_livekit_headers.py.
+- `plain_insert`: SQLAlchemy Core's `insert(table)` execution in the store's
+  group commit (the audit trail's rows): one precompiled statement, plain
+  tuples. tests/unit/speedups/test_plain_insert.py (SQLite) and
+  tests/integration/test_store.py (PostgreSQL).
 
 Every private import they (and the few features that hook into a library's
 machinery) need is in `_internals`, with the pinned versions it was checked
@@ -34,7 +38,7 @@ own types).
 HTTP protocol in each worker, where no settings object reaches) runs the
 libraries' own paths instead: graphql-core's executor, Strawberry's execute,
 resolver wrapper and view, Starlette's router, uvicorn's writes, livekit-api's
-signing. The test suite passes both ways (`make test` runs the integration
+signing, SQLAlchemy's insert. The test suite passes both ways (`make test` runs the integration
 tests a second time with it off).
 """
 

@@ -1,5 +1,6 @@
 """The store on real databases: on PostgreSQL the migrations make exactly the code's tables and the deadline
-holds; a production service refuses a schema behind the code, and starts once `migrate` has run."""
+holds; the group commit's precompiled INSERT stores what SQLAlchemy's does; a production service refuses a
+schema behind the code, and starts once `migrate` has run."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from graphql_api.core.store import Store, metadata
 from graphql_api.core.store.migrate import HEAD, current_revision, upgrade
 from graphql_api.errors import ServiceUnavailable
 from tests.harness.livekit_server import LiveKitServer
+from tests.harness.postgres_server import PostgresServer
 from tests.harness.service import ROOT, run_service
 from tests.integration.conftest import service_settings
+from tests.unit.speedups.test_plain_insert import compare_stores
 
 
 def _diff(connection: Connection) -> list[object]:
@@ -71,3 +74,17 @@ def test_production_refuses_a_schema_behind_the_code_until_migrate_has_run(
     assert migrated.returncode == 0, migrated.stderr
     with run_service(settings, migrate=False) as service:
         assert service.process.poll() is None
+
+
+async def test_the_precompiled_insert_stores_sqlalchemys_rows_on_postgresql(postgres_server: PostgresServer) -> None:
+    stores = []
+    for _ in range(2):
+        url = postgres_server.create_database()
+        store = Store.open(url, timeout_seconds=5)
+        await upgrade(store)
+        stores.append(store)
+    try:
+        await compare_stores(*stores)
+    finally:
+        for store in stores:
+            await store.aclose()

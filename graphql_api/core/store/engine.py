@@ -30,7 +30,10 @@ from sqlalchemy import Table, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import PoolResetState
 
+from ... import _speedups
+from ..._speedups.plain_insert import insert_rows
 from ...errors import GxrtcError, ServiceUnavailable
 from .. import tracing
 from ..metrics import DATABASE_DURATION, DATABASE_ERRORS
@@ -55,6 +58,14 @@ def _sqlite_pragmas(engine: AsyncEngine, timeout_seconds: float) -> None:
             cursor.execute(pragma)
         cursor.close()
 
+    @event.listens_for(engine.sync_engine, "reset")
+    def on_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+        # SQLAlchemy rolls back every connection the pool takes back (`pool_reset_on_return`, off for
+        # SQLite in `Store.open`), even one whose transaction just committed: for aiosqlite a round trip to
+        # its thread per transaction, the group commit's included. Only one still in a transaction needs it.
+        if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
+            dbapi_connection.rollback()
+
 
 _BATCH_ROWS = 500
 _SYSTEMS = {"postgresql": "postgresql", "sqlite": "sqlite"}
@@ -68,6 +79,7 @@ class Store:
         self._pending: list[tuple[Table, dict[str, Any], asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._span_attributes = {"db.system.name": _SYSTEMS.get(engine.dialect.name, engine.dialect.name)}
+        self._plain_insert = _speedups.enabled()
 
     @classmethod
     def open(cls, url: str, *, timeout_seconds: float, pool_size: int = 5, max_overflow: int = 10) -> Store:
@@ -86,6 +98,8 @@ class Store:
                     "server_settings": {"statement_timeout": str(int(timeout_seconds * 1000))},
                 },
             }
+        if backend == "sqlite":
+            options = {"pool_reset_on_return": None}  # rolled back only when needed: `_sqlite_pragmas`
         engine = create_async_engine(url, **options)
         if backend == "sqlite":
             _sqlite_pragmas(engine, timeout_seconds)
@@ -133,7 +147,10 @@ class Store:
                     for table, row, _ in batch:
                         by_table.setdefault(table, []).append(row)
                     for table, rows in by_table.items():
-                        await connection.execute(insert(table), rows)
+                        if self._plain_insert:
+                            await insert_rows(connection, table, rows)
+                        else:
+                            await connection.execute(insert(table), rows)
             except ServiceUnavailable as failure:
                 for _, _, future in batch:
                     if not future.done():  # a caller cancelled meanwhile has nobody to tell
