@@ -185,6 +185,36 @@ async def test_redis_stopped_checks_answer_locally_and_failures_are_counted(
         await shared.aclose()
 
 
+async def test_after_a_redis_restart_brakes_reach_every_process_again(
+    redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with RedisServer() as restarting:
+        a = SharedBrake(restarting.url, failures=2, window_seconds=60, prefix=redis_prefix, timeout=0.25)
+        b = SharedBrake(restarting.url, failures=2, window_seconds=60, prefix=redis_prefix, timeout=0.25)
+        async with asyncio.timeout(5):
+            await a.wait_subscribed()
+            await b.wait_subscribed()
+        restarting.kill()
+        with caplog.at_level(logging.WARNING, logger="graphql_api.core.shared_brake"):
+            await a.failed(("address:10.3.0.1",))  # counted by a alone
+            assert a.falling_back
+            async with asyncio.timeout(5):  # b's listener has seen its connection go
+                while not b.falling_back:
+                    await asyncio.sleep(0.01)
+            await asyncio.to_thread(restarting.restart)
+            async with asyncio.timeout(5):  # each listener subscribes again by itself
+                await a.wait_subscribed()
+                await b.wait_subscribed()
+            assert not b.falling_back
+            await a.failed(KEYS)  # its script answers: a is back too
+            await a.failed(KEYS)
+            assert not a.falling_back
+        await refused_within(PROPAGATION_BOUND, lambda: b.check(KEYS))
+        assert any("answers again" in record.message for record in caplog.records)
+        await a.aclose()
+        await b.aclose()
+
+
 async def test_a_hung_redis_costs_a_failure_at_most_the_deadline_and_a_check_nothing(redis_prefix: str) -> None:
     with RedisServer() as hung:
         shared = SharedBrake(hung.url, failures=3, window_seconds=60, prefix=redis_prefix, timeout=0.25)
