@@ -19,8 +19,9 @@ allowance per issuer or key id would let anyone with forged tokens lock out
 every user of that issuer.
 
 `Brake` is what the authenticator needs; `LocalBrake` keeps the counts in
-this process, `shared_brake.SharedBrake` in Redis for every worker and instance
-(docs/workers.md).
+this process, `shared_brake.SharedBrake` counts failures in Redis for every
+worker and instance and tells each of them which keys are braked, so that its
+check stays in the process (docs/workers.md).
 """
 
 from __future__ import annotations
