@@ -4,10 +4,19 @@
 import { useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { useClient } from 'urql';
 import { mutate } from './acts';
-import { runBulk, type ItemResult } from './bulk';
+import { failedForEach, fromBulkAnswers, type BulkAnswer, type ItemResult } from './bulk';
 import { moderates, useConsole } from './context';
 import { describeError } from './errors';
-import { CreateToken, DeleteRoom, KickParticipant, MuteParticipant, RoomEvents, type RoomEvent } from './operations';
+import {
+  CreateToken,
+  DeleteRoom,
+  KickParticipant,
+  KickParticipants,
+  MuteParticipant,
+  MuteParticipants,
+  RoomEvents,
+  type RoomEvent,
+} from './operations';
 import { AuditTrail } from './Audit';
 import { ModerationPanel, type BanRequest } from './Moderation';
 import { ParticipantDetails } from './ParticipantDetails';
@@ -50,10 +59,19 @@ export function RoomPage({ room, onBack }: { room: string; onBack: () => void })
   const mute = (identity: string, muted: boolean) =>
     mutate(client, MuteParticipant, { room, identity, muted }).then(() => undefined);
   const kick = (identity: string) => mutate(client, KickParticipant, { room, identity }).then(() => undefined);
-  const bulk = async (run: (identity: string) => Promise<void>) => {
+  // One bulk mutation for the whole selection; its answer is one result per identity.
+  const bulk = async (run: (identities: string[]) => Promise<readonly BulkAnswer[]>) => {
     const chosen = participants.filter((p) => selected.has(p.identity)).map((p) => p.identity);
-    setResults(await runBulk(chosen, run));
+    try {
+      setResults(fromBulkAnswers(await run(chosen)));
+    } catch (error) {
+      setResults(failedForEach(chosen, error));
+    }
   };
+  const bulkMute = (identities: string[]) =>
+    mutate(client, MuteParticipants, { room, identities, muted: true }).then((data) => data.muteParticipants);
+  const bulkKick = (identities: string[]) =>
+    mutate(client, KickParticipants, { room, identities }).then((data) => data.kickParticipants);
 
   return (
     <section aria-labelledby="room-title" className="room">
@@ -114,10 +132,10 @@ export function RoomPage({ room, onBack }: { room: string; onBack: () => void })
                   {t('selectAll')}
                 </label>
                 <span>{t('selected', { n: selected.size })}</span>
-                <button type="button" disabled={selected.size === 0} onClick={() => void bulk((id) => mute(id, true))}>
+                <button type="button" disabled={selected.size === 0} onClick={() => void bulk(bulkMute)}>
                   {t('bulkMute')}
                 </button>
-                <button type="button" disabled={selected.size === 0} onClick={() => void bulk(kick)}>
+                <button type="button" disabled={selected.size === 0} onClick={() => void bulk(bulkKick)}>
                   {t('bulkKick')}
                 </button>
               </div>

@@ -1,27 +1,29 @@
-// Acts on many participants at once, one result per participant. Until the service has bulk
-// operations (issue 16), this runs the single operation for each, a few at a time; the results keep
-// that shape, so a bulk mutation's per-item answer can replace the loop without touching the view.
+// Acts on many participants at once, one result per participant. The service's bulk mutations
+// answer per identity; this turns that answer into the results the view shows, each failure an
+// ActError so it is said in the user's language like any single act's.
+import { ActError } from './errors';
+
 export type ItemResult = { identity: string; ok: true } | { identity: string; ok: false; error: unknown };
 
-export async function runBulk(
-  identities: readonly string[],
-  act: (identity: string) => Promise<void>,
-  concurrency = 4,
-): Promise<ItemResult[]> {
-  const results: ItemResult[] = new Array(identities.length);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < identities.length) {
-      const index = next++;
-      const identity = identities[index];
-      try {
-        await act(identity);
-        results[index] = { identity, ok: true };
-      } catch (error) {
-        results[index] = { identity, ok: false, error };
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, identities.length) }, worker));
-  return results;
+export type BulkAnswer = {
+  identity: string;
+  ok: boolean;
+  error?: { code: string; reason: string; message: string } | null;
+};
+
+export function fromBulkAnswers(answers: readonly BulkAnswer[]): ItemResult[] {
+  return answers.map((answer) =>
+    answer.ok
+      ? { identity: answer.identity, ok: true }
+      : {
+          identity: answer.identity,
+          ok: false,
+          error: new ActError(answer.error?.code ?? 'other', answer.error?.message ?? ''),
+        },
+  );
+}
+
+// A whole call that failed (e.g. forbidden, network) is a failure for each identity it was for.
+export function failedForEach(identities: readonly string[], error: unknown): ItemResult[] {
+  return identities.map((identity) => ({ identity, ok: false, error }));
 }

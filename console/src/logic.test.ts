@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runBulk } from './bulk';
+import { failedForEach, fromBulkAnswers } from './bulk';
 import { bearer, fromFragment } from './credential';
 import { ActError, describeError } from './errors';
 import { pickLanguage, translator } from './i18n';
@@ -23,28 +23,23 @@ describe('visibleRows', () => {
   });
 });
 
-describe('runBulk', () => {
-  it('gives one result per item, in order, failures included, a few at a time', async () => {
-    let running = 0;
-    let most = 0;
-    const results = await runBulk(
-      ['a', 'b', 'c', 'd', 'e', 'f'],
-      async (identity) => {
-        running++;
-        most = Math.max(most, running);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        running--;
-        if (identity === 'c') throw new ActError('NOT_FOUND', 'no participant c');
-      },
-      2,
-    );
-    expect(results.map((r) => [r.identity, r.ok])).toEqual([
-      ['a', true], ['b', true], ['c', false], ['d', true], ['e', true], ['f', true],
+describe('bulk answers', () => {
+  it('gives one result per identity, in order, each failure said in the user language', () => {
+    const results = fromBulkAnswers([
+      { identity: 'a', ok: true, error: null },
+      { identity: 'c', ok: false, error: { code: 'NOT_FOUND', reason: 'participant not found', message: 'no participant c' } },
     ]);
-    expect(most).toBe(2);
+    expect(results.map((r) => [r.identity, r.ok])).toEqual([['a', true], ['c', false]]);
+    const failed = results[1];
+    expect(failed.ok).toBe(false);
+    if (!failed.ok) expect(describeError(failed.error, translator('en'))).toContain('no participant c');
   });
-  it('does nothing for no items', async () => {
-    expect(await runBulk([], async () => undefined)).toEqual([]);
+  it('turns a failed call into a failure for each identity', () => {
+    const error = new ActError('FORBIDDEN', 'you do not moderate room x');
+    expect(failedForEach(['a', 'b'], error)).toEqual([
+      { identity: 'a', ok: false, error },
+      { identity: 'b', ok: false, error },
+    ]);
   });
 });
 

@@ -147,3 +147,26 @@ export type RoomSummary = ResultOf<typeof RoomsPageQuery>['roomsConnection']['ed
 export type Ban = ResultOf<typeof BanFields>;
 export type AuditEvent = ResultOf<typeof AuditLog>['auditLog']['edges'][number]['node'];
 export type RoomEvent = ResultOf<typeof RoomEvents>['roomEvents'];
+
+// Acts on many: one call each, one result per identity (the service's bulk mutations).
+export const BulkResultFields = graphql(`
+  fragment BulkResultFields on BulkResult { identity ok error { code reason message } }
+`);
+
+export const KickParticipants = graphql(
+  `
+  mutation KickParticipants($room: String!, $identities: [String!]!) {
+    kickParticipants(room: $room, identities: $identities) { ...BulkResultFields }
+  }
+`,
+  [BulkResultFields],
+);
+
+export const MuteParticipants = graphql(
+  `
+  mutation MuteParticipants($room: String!, $identities: [String!]!, $muted: Boolean!) {
+    muteParticipants(room: $room, identities: $identities, muted: $muted) { ...BulkResultFields }
+  }
+`,
+  [BulkResultFields],
+);

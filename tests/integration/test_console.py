@@ -419,6 +419,11 @@ async def test_300_signal_participants_render_and_update(
         assert results == [f"{identity}: ✓" for identity in chosen], results
         for identity in chosen:
             await browser.do("waitGone", name="crowd", identity=identity)
+        # One act on many is one kickParticipants call: one kick_many row in the audit trail.
+        audit = await stack.graphql(
+            'query($r: String!) { auditLog(room: $r, action: "kick_many") { edges { node { id } } } }', r=room
+        )
+        assert len(audit["auditLog"]["edges"]) == 1, audit
         report(
             pytestconfig,
             "console, 300 signal-only participants",
