@@ -1,15 +1,25 @@
-// A room's moderation panel: its lock (lock, with or without removing late joiners; unlock) and its
-// bans (who, why, by whom, until when; unban), and the form to ban someone. Live: it asks again
-// whenever the room's events say its bans or lock changed (`version`), never on a timer.
+// A room's moderation panel: its lock (lock, with or without removing late joiners; unlock), its
+// mute-all (MuteAllPanel) and its bans (who, why, by whom, until when; unban), and the form to ban
+// someone. Live: it asks again whenever the room's events say its bans or lock changed (`version`),
+// never on a timer.
 import { useEffect, useRef, useState } from 'react';
 import { useClient, useQuery } from 'urql';
 import { mutate } from './acts';
 import { useConsole } from './context';
-import { BAN_DURATIONS, banEnds, durationKey, durationSeconds, mayUnban, splitBans, type BanDuration } from './moderation';
+import {
+  BAN_DURATIONS,
+  banEnds,
+  durationKey,
+  durationSeconds,
+  MAX_REASON,
+  mayUnban,
+  splitBans,
+  type BanDuration,
+} from './moderation';
 import { BanParticipant, LockRoom, ModerationState, UnbanParticipant, UnlockRoom, type Ban } from './operations';
 import { describeError, fromCombined } from './errors';
+import { MuteAllPanel } from './MuteAllPanel';
 
-const MAX_REASON = 300;
 const when = (at: string | Date) => new Date(at).toLocaleString();
 
 export interface BanRequest {
@@ -17,7 +27,15 @@ export interface BanRequest {
   asked: number; // a new number for every request, so asking twice for one identity focuses again
 }
 
-export function ModerationPanel({ room, version, request }: { room: string; version: number; request: BanRequest | null }) {
+/** What the mute-all part needs of the room page: its events' count, who is in the room, who is selected. */
+export interface MuteAllProps {
+  version: number;
+  present: readonly string[];
+  selected: ReadonlySet<string>;
+}
+
+export function ModerationPanel(props: { room: string; version: number; request: BanRequest | null; muteAll: MuteAllProps }) {
+  const { room, version, request } = props;
   const { t, viewer, act } = useConsole();
   const client = useClient();
   const [{ data, error }, refetch] = useQuery({ query: ModerationState, variables: { room }, requestPolicy: 'network-only' });
@@ -87,6 +105,7 @@ export function ModerationPanel({ room, version, request }: { room: string; vers
           )
         )}
       </div>
+      <MuteAllPanel room={room} {...props.muteAll} />
       <h4>{t('bans')}</h4>
       {own.length + everywhere.length === 0 ? (
         <p>{t('noBans')}</p>

@@ -1,19 +1,16 @@
 // One room, live: its participants (a virtualized list, so hundreds stay smooth), the selected
-// participant's details and edits, bulk acts with per-item results, its moderation (lock, bans), a
+// participant's details and edits, bulk acts (BulkActs), its moderation (lock, mute-all, bans), a
 // join token, and the feed; or, in the other view, its audit trail. One subscription feeds both views.
 import { useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { useClient } from 'urql';
 import { mutate } from './acts';
-import { failedForEach, fromBulkAnswers, type BulkAnswer, type ItemResult } from './bulk';
+import { BulkActs } from './BulkActs';
 import { moderates, useConsole } from './context';
-import { describeError } from './errors';
 import {
   CreateToken,
   DeleteRoom,
   KickParticipant,
-  KickParticipants,
   MuteParticipant,
-  MuteParticipants,
   RoomEvents,
   type RoomEvent,
 } from './operations';
@@ -36,7 +33,6 @@ export function RoomPage({ room, onBack }: { room: string; onBack: () => void })
   const [state, dispatch] = useReducer(applyEvent, undefined, emptyRoom);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [focus, setFocus] = useState<string | null>(null);
-  const [results, setResults] = useState<ItemResult[] | null>(null);
   const [confirming, setConfirming] = useState(false);
   const [view, setView] = useState<'room' | 'audit'>('room');
   const [banRequest, setBanRequest] = useState<BanRequest | null>(null);
@@ -54,25 +50,12 @@ export function RoomPage({ room, onBack }: { room: string; onBack: () => void })
     () => [...state.participants.values()].sort((a, b) => (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0)),
     [state.participants],
   );
+  const identities = useMemo(() => participants.map((p) => p.identity), [participants]);
   const focused = focus === null ? undefined : state.participants.get(focus);
 
   const mute = (identity: string, muted: boolean) =>
     mutate(client, MuteParticipant, { room, identity, muted }).then(() => undefined);
   const kick = (identity: string) => mutate(client, KickParticipant, { room, identity }).then(() => undefined);
-  // One bulk mutation for the whole selection; its answer is one result per identity.
-  const bulk = async (run: (identities: string[]) => Promise<readonly BulkAnswer[]>) => {
-    const chosen = participants.filter((p) => selected.has(p.identity)).map((p) => p.identity);
-    try {
-      setResults(fromBulkAnswers(await run(chosen)));
-    } catch (error) {
-      setResults(failedForEach(chosen, error));
-    }
-  };
-  const bulkMute = (identities: string[]) =>
-    mutate(client, MuteParticipants, { room, identities, muted: true }).then((data) => data.muteParticipants);
-  const bulkKick = (identities: string[]) =>
-    mutate(client, KickParticipants, { room, identities }).then((data) => data.kickParticipants);
-
   return (
     <section aria-labelledby="room-title" className="room">
       <div className="room-head">
@@ -120,34 +103,7 @@ export function RoomPage({ room, onBack }: { room: string; onBack: () => void })
           <div className="people">
             <h3>{t('participants')}</h3>
             {mayModerate && (
-              <div className="toolbar" role="toolbar" aria-label={t('selected', { n: selected.size })}>
-                <label>
-                  <input
-                    type="checkbox"
-                    checked={participants.length > 0 && selected.size === participants.length}
-                    onChange={(event) =>
-                      setSelected(event.target.checked ? new Set(participants.map((p) => p.identity)) : new Set())
-                    }
-                  />
-                  {t('selectAll')}
-                </label>
-                <span>{t('selected', { n: selected.size })}</span>
-                <button type="button" disabled={selected.size === 0} onClick={() => void bulk(bulkMute)}>
-                  {t('bulkMute')}
-                </button>
-                <button type="button" disabled={selected.size === 0} onClick={() => void bulk(bulkKick)}>
-                  {t('bulkKick')}
-                </button>
-              </div>
-            )}
-            {results && (
-              <ul className="results" aria-label={t('bulkResults')} data-testid="bulk-results">
-                {results.map((item) => (
-                  <li key={item.identity} className={item.ok ? 'ok' : 'error'}>
-                    {item.identity}: {item.ok ? '✓' : describeError(item.error, t)}
-                  </li>
-                ))}
-              </ul>
+              <BulkActs room={room} participants={participants} selected={selected} onSelect={setSelected} />
             )}
             {participants.length === 0 ? (
               <p>{t('noParticipants')}</p>
@@ -175,7 +131,14 @@ export function RoomPage({ room, onBack }: { room: string; onBack: () => void })
           </div>
           <aside className="side">
             {focused && <ParticipantDetails room={room} participant={focused} mayModerate={mayModerate} />}
-            {mayModerate && <ModerationPanel room={room} version={state.moderation} request={banRequest} />}
+            {mayModerate && (
+              <ModerationPanel
+                room={room}
+                version={state.moderation}
+                request={banRequest}
+                muteAll={{ version: state.muteAll, present: identities, selected }}
+              />
+            )}
             <MintToken room={room} />
             <Feed entries={state.feed} />
           </aside>
@@ -342,7 +305,8 @@ function Feed({ entries }: { entries: ReturnType<typeof emptyRoom>['feed'] }) {
       {entries.length === 0 ? (
         <p>{t('noEvents')}</p>
       ) : (
-        <ol data-testid="feed">
+        // Scrolls on its own once long: focusable, so a keyboard can scroll it.
+        <ol data-testid="feed" tabIndex={0} aria-labelledby="feed-title">
           {entries.map((entry) => (
             <li key={entry.key}>
               <time>{new Date(entry.at).toLocaleTimeString()}</time> <strong>{entry.kind}</strong>{' '}

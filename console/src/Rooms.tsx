@@ -134,7 +134,6 @@ export function RoomsPage({ onOpen }: { onOpen: (room: string) => void }) {
           {t('moreRooms')}
         </button>
       )}
-      <p className="note">{t('notYet')}</p>
     </section>
   );
 }

@@ -27,3 +27,17 @@ export function fromBulkAnswers(answers: readonly BulkAnswer[]): ItemResult[] {
 export function failedForEach(identities: readonly string[], error: unknown): ItemResult[] {
   return identities.map((identity) => ({ identity, ok: false, error }));
 }
+
+/** A permission as the bulk form sets it: left as each participant has it, granted, or revoked. */
+export type PermissionChoice = 'keep' | 'allow' | 'deny';
+export const BULK_PERMISSIONS = ['canPublish', 'canSubscribe', 'canPublishData'] as const;
+export type BulkPermission = (typeof BULK_PERMISSIONS)[number];
+
+/** The `permission` input for the bulk form's choices: only what changes (the service keeps the rest); null if nothing does. */
+export function permissionChange(
+  choices: Readonly<Record<BulkPermission, PermissionChoice>>,
+): Partial<Record<BulkPermission, boolean>> | null {
+  const change: Partial<Record<BulkPermission, boolean>> = {};
+  for (const key of BULK_PERMISSIONS) if (choices[key] !== 'keep') change[key] = choices[key] === 'allow';
+  return Object.keys(change).length > 0 ? change : null;
+}

@@ -54,6 +54,12 @@ export function openSession(credential: string, onConnection: (state: Connection
           // Values with no identity of their own: kept inside whatever holds them.
           Ban: () => null,
           RoomLock: () => null,
+          RoomMuteAll: () => null,
+          RoomModeration: () => null,
+          MuteAllResult: () => null,
+          MuteAllItem: () => null,
+          BulkResult: () => null,
+          ItemError: () => null,
           PageInfo: () => null,
           RoomConnection: () => null,
           RoomEdge: () => null,

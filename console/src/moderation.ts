@@ -4,6 +4,9 @@
 import type { Translate } from './i18n';
 import type { Ban } from './operations';
 
+/** The longest reason a ban may give (the service refuses longer ones). */
+export const MAX_REASON = 300;
+
 /** The durations offered for a ban, in seconds; 0 is "until unbanned" (the service's own meaning of 0). */
 export const BAN_DURATIONS = [0, 600, 3600, 86400, 604800] as const;
 export type BanDuration = (typeof BAN_DURATIONS)[number];

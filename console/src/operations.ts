@@ -170,3 +170,54 @@ export const MuteParticipants = graphql(
 `,
   [BulkResultFields],
 );
+
+export const BanParticipants = graphql(
+  `
+  mutation BanParticipants($room: String!, $identities: [String!]!, $reason: String, $durationSeconds: Int) {
+    banParticipants(room: $room, identities: $identities, reason: $reason, durationSeconds: $durationSeconds) {
+      ...BulkResultFields
+    }
+  }
+`,
+  [BulkResultFields],
+);
+
+export const UpdateParticipantsPermissions = graphql(
+  `
+  mutation UpdateParticipantsPermissions($room: String!, $identities: [String!]!, $permission: ParticipantPermissionInput!) {
+    updateParticipantsPermissions(room: $room, identities: $identities, permission: $permission) { ...BulkResultFields }
+  }
+`,
+  [BulkResultFields],
+);
+
+// Mute-all: the room's state (null when it is not muted all), the act with a result per participant, its lifting.
+export const MuteAllFields = graphql(`
+  fragment MuteAllFields on RoomMuteAll { room mutedBy mutedAt sources excepted strict }
+`);
+
+export const MuteAllState = graphql(
+  `
+  query MuteAllState($room: String!) { roomModeration(room: $room) { room muteAll { ...MuteAllFields } } }
+`,
+  [MuteAllFields],
+);
+
+export const MuteAll = graphql(
+  `
+  mutation MuteAll($room: String!, $except: [String!], $sources: [TrackSource!], $strict: Boolean!) {
+    muteAll(room: $room, except: $except, sources: $sources, strict: $strict) {
+      state { ...MuteAllFields }
+      results { identity ok mutedTracks error { code reason message } }
+    }
+  }
+`,
+  [MuteAllFields],
+);
+
+export const UnmuteAll = graphql(`
+  mutation UnmuteAll($room: String!) { unmuteAll(room: $room) }
+`);
+
+export type RoomMuteAll = ResultOf<typeof MuteAllFields>;
+export type MuteAllAnswer = ResultOf<typeof MuteAll>['muteAll'];

@@ -23,6 +23,8 @@ export interface RoomState {
   closed: boolean;
   /** Grows with every event that may change the room's bans or lock (and with every snapshot, a resync). */
   moderation: number;
+  /** Grows with every event that may change the room's mute-all (and with every snapshot, a resync). */
+  muteAll: number;
   /** Grows with every event but a snapshot: something happened, so the audit trail may have grown. */
   changes: number;
 }
@@ -36,6 +38,9 @@ export const MODERATION_KINDS: ReadonlySet<RoomEvent['kind']> = new Set([
   'ROOM_UNLOCKED',
 ]);
 
+/** The kinds after which the room's mute-all may differ (its own events carry no `strict`: the panel asks). */
+export const MUTE_ALL_KINDS: ReadonlySet<RoomEvent['kind']> = new Set(['SNAPSHOT', 'ROOM_MUTED_ALL', 'ROOM_UNMUTED_ALL']);
+
 export const FEED_LIMIT = 200;
 
 export const emptyRoom = (): RoomState => ({
@@ -45,6 +50,7 @@ export const emptyRoom = (): RoomState => ({
   snapshots: 0,
   closed: false,
   moderation: 0,
+  muteAll: 0,
   changes: 0,
 });
 
@@ -68,6 +74,8 @@ export function applyEvent(state: RoomState, event: RoomEvent): RoomState {
       break;
     case 'ROOM_LOCKED':
     case 'ROOM_UNLOCKED':
+    case 'ROOM_MUTED_ALL':
+    case 'ROOM_UNMUTED_ALL':
     case 'PARTICIPANT_UNBANNED':
       // About the room's rules, not about who is in it; the participant (if any) is only a name.
       break;
@@ -109,6 +117,7 @@ export function applyEvent(state: RoomState, event: RoomEvent): RoomState {
     sequence: event.sequence,
     snapshots: state.snapshots + (event.kind === 'SNAPSHOT' ? 1 : 0),
     moderation: state.moderation + (MODERATION_KINDS.has(event.kind) ? 1 : 0),
+    muteAll: state.muteAll + (MUTE_ALL_KINDS.has(event.kind) ? 1 : 0),
     changes: state.changes + (event.kind === 'SNAPSHOT' ? 0 : 1),
   };
 }
