@@ -22,7 +22,6 @@ import pytest
 from bench.participants import SignalPool
 from tests.harness.console_browser import (
     ADMIN_KEY,
-    JWT_SECRET,
     RECONCILE_SECONDS,
     SCREENSHOTS,
     Browser,
@@ -31,48 +30,26 @@ from tests.harness.console_browser import (
     plain_user,
     serious,
 )
-from tests.harness.livekit_server import LiveKitServer, node_ip_from_environment
 from tests.harness.participants import ParticipantPool
 from tests.harness.ports import free_port
 from tests.harness.reporting import report
 from tests.harness.service import run_service
 from tests.integration.conftest import service_settings
+from tests.integration.console_stack import checked_browser, console_stack
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    port = free_port()
-    livekit = LiveKitServer(
-        node_ip=node_ip_from_environment(),
-        workdir=tmp_path_factory.mktemp("lk-console"),
-        webhook_urls=[f"http://127.0.0.1:{port}/webhooks/livekit"],
-    )
-    livekit.start()
-    try:
-        settings = service_settings(
-            livekit,
-            GXRTC_ADMIN_KEY=ADMIN_KEY,
-            GXRTC_AUTH_JWT_SECRET=JWT_SECRET,
-            # Signal-only participants never become active, and LiveKit sends no webhook for their
-            # joins: only the reconciler's comparison announces them.
-            GXRTC_RECONCILE_INTERVAL_SECONDS=str(RECONCILE_SECONDS),
-        )
-        with run_service(settings, port=port) as service:
-            yield Stack(livekit, service)
-    finally:
-        livekit.stop()
+    with console_stack(tmp_path_factory) as started:
+        yield started
 
 
 @pytest.fixture
 async def browser(stack: Stack) -> AsyncIterator[Browser]:
-    async with Browser.run(stack.console_url) as running:
+    async with checked_browser(stack) as running:
         yield running
-        problems = (await running.do("problems"))["problems"]
-        assert not running.offsite, f"the console loaded something from elsewhere: {running.offsite}"
-        # A Content-Security-Policy violation or an uncaught error shows up in the page's console.
-        assert not problems, problems
 
 
 @pytest.fixture
