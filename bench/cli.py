@@ -68,6 +68,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="instead of the main run: list rooms and the fan-out query with 1, 10, 100, 1000 rooms "
         "(writes bench/results/scaling.json)",
     )
+    parser.add_argument(
+        "--metrics-cost",
+        action="store_true",
+        help="instead of the main run: only the request metrics' cost (writes bench/results/metrics-cost.json)",
+    )
     parser.add_argument("--sizes", default="1,10,100,1000", help="room counts for --scaling")
     parser.add_argument("--output", type=Path, help="JSON path (default bench/results/latest.json or scaling.json)")
     args = parser.parse_args(argv)
@@ -335,6 +340,9 @@ async def _with_stack(livekit: LiveKitServer, key: str, wrk: str, args: argparse
         async with asyncio.timeout(TOTAL_TIMEOUT_S):
             if args.scaling:
                 return await scaling_run(stack, config)
+            if args.metrics_cost:
+                print("\n[request metrics' cost]", flush=True)
+                return {"metrics_cost": metrics_cost(stack, config)}
             return await _main_run(stack, config)
     finally:
         await lkapi.aclose()
@@ -384,6 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         rows, note = scaling_rows(results), ""
         path = args.output or RESULTS / "scaling.json"
         settings = {"sizes": list(config.scaling_sizes), "workers": 1}
+    elif args.metrics_cost:
+        rows, note = metrics_rows(results), ""
+        path = args.output or RESULTS / "metrics-cost.json"
+        settings = {"duration_s": config.duration_s, "connections": config.connections, "workers": 1}
     else:
         rows, note = _main_rows(results, config)
         path = args.output or RESULTS / "latest.json"

@@ -53,6 +53,7 @@ from .server.console import routes as console_routes
 from .server.graphiql import PREFIX, assets_app
 from .server.limits import Admission, BodyIntake, Gate
 from .server.observe import ACCESS_LOGGER, Observe
+from .server.request_metrics import flush_periodically
 from .server.scrape import metrics
 from .settings import Settings
 
@@ -216,6 +217,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         retention = asyncio.create_task(keep_audit_trail_within(store, settings.audit_retention_days))
         rules_follower = asyncio.create_task(follow_rules(core))
         presence_sweeper = asyncio.create_task(core.presence.run(core, settings.presence_sweep_seconds))
+        # With several workers, each one's request counts reach the shared files within a second.
+        request_flusher = asyncio.create_task(flush_periodically())
         # What start-up made (modules, the schema, settings) lives as long as the process. Frozen,
         # it is out of the collector's way: a full collection walked all of it now and then under
         # GraphQL load, which was most of GraphQL's p99 (docs/performance.md).
@@ -225,7 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             stop_listening()
-            for task in (reconciler, retention, rules_follower, presence_sweeper):
+            for task in (reconciler, retention, rules_follower, presence_sweeper, request_flusher):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

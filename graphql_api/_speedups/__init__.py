@@ -23,6 +23,9 @@ paths give the same answers:
   group commit (the audit trail's rows): one precompiled statement, plain
   tuples. tests/unit/speedups/test_plain_insert.py (SQLite) and
   tests/integration/test_store.py (PostgreSQL).
+- `request_tally`: prometheus-client's calls per request for the request
+  metrics (a counter, a histogram, a gauge); counted in plain numbers and
+  added at each scrape. tests/unit/speedups/test_request_tally.py.
 
 Every private import they (and the few features that hook into a library's
 machinery) need is in `_internals`, with the pinned versions it was checked
@@ -38,7 +41,7 @@ own types).
 HTTP protocol in each worker, where no settings object reaches) runs the
 libraries' own paths instead: graphql-core's executor, Strawberry's execute,
 resolver wrapper and view, Starlette's router, uvicorn's writes, livekit-api's
-signing, SQLAlchemy's insert. The test suite passes both ways (`make test` runs the integration
+signing, SQLAlchemy's insert, prometheus-client's calls per request. The test suite passes both ways (`make test` runs the integration
 tests a second time with it off).
 """
 

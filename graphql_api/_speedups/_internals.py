@@ -9,12 +9,16 @@ pinned versions below has one file to check against the new release:
 - graphql-core 3.3.2 (executor internals, variable and argument coercion)
 - strawberry-graphql 0.341.2 (schema converter, its execute helpers, WebSocket handlers)
 - uvicorn 0.54.0 (the httptools protocol, its trusted-proxy matcher)
+- prometheus-client 0.26.0 (a histogram child's `_upper_bounds`, `_buckets` and `_sum`: `request_tally`
+  adds many observations at once, which the public `observe` takes one by one)
 
 livekit-api 1.2.2 is reached through an attribute, not an import:
 `Service._auth_header(grants, sip)` (see `livekit_headers`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from graphql.execution.collect_fields import DeferUsage, FieldDetails, FieldDetailsList, GroupedFieldSet
 from graphql.execution.get_variable_signature import GraphQLVariableSignature, get_variable_signature
@@ -55,15 +59,32 @@ __all__ = [
     "TrustedHosts",
     "VariableValueSource",
     "VariableValues",
+    "add_to_histogram",
     "coerce_default_value",
     "coerce_input_literal",
     "coerce_input_value",
     "gather_with_cancel",
     "get_operation_type",
     "get_variable_signature",
+    "histogram_bounds",
     "httptools_impl",
     "input_is_nested_too_deeply",
     "isawaitable",
     "optimized_is_awaitable",
     "validate_document",
 ]
+
+
+def histogram_bounds(histogram: Any) -> tuple[float, ...]:
+    """A prometheus-client histogram's upper bounds (its children's too), `+Inf` last, as `observe` compares them."""
+    return tuple(histogram._upper_bounds)
+
+
+def add_to_histogram(child: Any, counts: list[int], total: float) -> None:
+    """Add observations to a histogram child at once: `counts[i]` of them fell in bucket i (the first bound
+    they are <= to, as `observe` files one), summing to `total`. Bucket values are not cumulative inside."""
+    child._sum.inc(total)
+    buckets = child._buckets
+    for index, count in enumerate(counts):
+        if count:
+            buckets[index].inc(count)

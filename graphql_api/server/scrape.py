@@ -22,6 +22,7 @@ from ..core.metrics import exposition
 from ..core.policy import require_metrics_reader
 from ..core.services import Core
 from .observe import note_principal
+from .request_metrics import recorder
 
 __all__ = ["metrics"]
 
@@ -32,6 +33,8 @@ async def metrics(request: Request) -> Response:
     principal = await core.authenticator.authenticate(request.headers.get("authorization"), client)
     note_principal(request.scope, principal.uid)
     require_metrics_reader(principal)
+    # The requests recorded since the last flush, this worker's at least, before anything is read.
+    recorder().flush()
     # Several workers' values are read from files: off the event loop.
     body, content_type = await asyncio.to_thread(exposition)
     return Response(body, media_type=content_type)
