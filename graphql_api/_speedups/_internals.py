@@ -10,8 +10,14 @@ pinned versions below has one file to check against the new release:
 - strawberry-graphql 0.341.2 (schema converter, its execute helpers, WebSocket handlers)
 - uvicorn 0.54.0 (the httptools protocol, its trusted-proxy matcher)
 
-livekit-api 1.2.2 is reached through an attribute, not an import:
-`Service._auth_header(grants, sip)` (see `livekit_headers`).
+Two are reached through attributes, not imports:
+
+- livekit-api 1.2.2: `Service._auth_header(grants, sip)` (see `livekit_headers`).
+- aiosqlite 0.22.1: `Connection._execute(function)`, which runs `function` in the
+  connection's thread, and `Connection._conn`, the sqlite3 connection there (see
+  `plain_insert._in_sqlite_thread`). Not imported from here because the store, in
+  the core, uses `plain_insert`, and this module imports graphql-core, Strawberry
+  and uvicorn, which the core must not (`make lint`'s import contracts).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import PoolResetState
 
 from ... import _speedups
-from ..._speedups.plain_insert import insert_rows
+from ..._speedups.plain_insert import commit_rows
 from ...errors import GxrtcError, ServiceUnavailable
 from .. import tracing
 from ..metrics import DATABASE_DURATION, DATABASE_ERRORS
@@ -163,17 +163,22 @@ class Store:
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:_BATCH_ROWS], self._pending[_BATCH_ROWS:]
+            by_table: dict[Table, list[dict[str, Any]]] = {}
+            for table, row, _ in batch:
+                by_table.setdefault(table, []).append(row)
             try:
-                async with self.begin() as connection:
-                    by_table: dict[Table, list[dict[str, Any]]] = {}
-                    for table, row, _ in batch:
-                        by_table.setdefault(table, []).append(row)
-                    for table, rows in by_table.items():
-                        if self._plain_insert:
-                            await insert_rows(connection, table, rows)
-                        else:
+                if self._plain_insert:
+                    # On SQLite one round trip to aiosqlite's thread for the inserts and the commit.
+                    async with self._guarded(writes=True), self.engine.connect() as connection:
+                        await commit_rows(connection, by_table)
+                else:
+                    async with self.begin() as connection:
+                        for table, rows in by_table.items():
                             await connection.execute(insert(table), rows)
-            except ServiceUnavailable:
+            except Exception as exc:
+                # Anything else (a driver's own error, a bug) must not leave the batch's callers waiting forever.
+                if not isinstance(exc, ServiceUnavailable):
+                    log.exception("the group commit failed")
                 for _, _, future in batch:
                     if not future.done():  # a caller cancelled meanwhile has nobody to tell
                         future.set_exception(_unavailable())
