@@ -99,8 +99,14 @@ class WriterTurns:
                 )
                 self._waiting_thread.start()
             self._requests.put(loop)
-        # Cancelled by the deadline: the lock, when it comes, goes back (`_granted` finds the waiter done).
-        await waiter
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            # Cancelled by the deadline: the lock, when it comes, goes back (`_granted` finds the waiter done);
+            # if it came just before the cancellation reached us, it is ours to give back.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            raise
 
     def _wait_in_thread(self) -> None:
         # A daemon: a lock stuck forever must not keep the process from exiting.

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from graphql_api.core.store import Store, audit_events
 from graphql_api.core.store.migrate import upgrade
-from graphql_api.core.store.turns import lock_path
+from graphql_api.core.store.turns import WriterTurns, lock_path
 from graphql_api.errors import ServiceUnavailable
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -183,3 +183,31 @@ def test_only_a_file_sqlite_database_takes_turns() -> None:
     assert lock_path(make_url("sqlite+aiosqlite://")) is None
     assert lock_path(make_url("sqlite+aiosqlite:///:memory:")) is None
     assert lock_path(make_url("postgresql+asyncpg://u:p@localhost/gxrtc")) is None
+
+
+async def test_a_turn_granted_as_its_deadline_cancels_the_waiter_is_given_back(tmp_path: Path) -> None:
+    turns = WriterTurns(str(tmp_path / "store.sqlite3-commit"))
+    other = os.open(tmp_path / "store.sqlite3-commit", os.O_RDWR | os.O_CREAT)
+    entered = asyncio.Event()
+
+    async def write() -> None:
+        async with turns.turn():
+            entered.set()
+            await asyncio.Event().wait()
+
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        task = asyncio.create_task(write())
+        await asyncio.sleep(0.1)  # it waits in the thread
+        fcntl.flock(other, fcntl.LOCK_UN)
+        # Without letting the loop run, the thread gets the lock and queues its grant; the cancellation is
+        # queued after it, so it reaches the waiter after the grant and before the waiter ran.
+        time.sleep(0.3)  # noqa: ASYNC251
+        asyncio.get_running_loop().call_soon(task.cancel)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not entered.is_set()
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody keeps it
+    finally:
+        os.close(other)
+        turns.close()
