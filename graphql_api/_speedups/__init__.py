@@ -21,7 +21,9 @@ paths give the same answers:
   call. tests/unit/speedups/test_livekit_headers.py.
 - `plain_insert`: SQLAlchemy Core's `insert(table)` execution in the store's
   group commit (the audit trail's rows): one precompiled statement, plain
-  tuples. tests/unit/speedups/test_plain_insert.py (SQLite) and
+  tuples; and (`commit_rows`) SQLAlchemy's transaction around it: on SQLite
+  the inserts and the commit in one round trip to aiosqlite's thread.
+  tests/unit/speedups/test_plain_insert.py (SQLite) and
   tests/integration/test_store.py (PostgreSQL).
 - `request_tally`: prometheus-client's calls per request for the request
   metrics (a counter, a histogram, a gauge); counted in plain numbers and
@@ -41,7 +43,8 @@ own types).
 HTTP protocol in each worker, where no settings object reaches) runs the
 libraries' own paths instead: graphql-core's executor, Strawberry's execute,
 resolver wrapper and view, Starlette's router, uvicorn's writes, livekit-api's
-signing, SQLAlchemy's insert, prometheus-client's calls per request. The test suite passes both ways (`make test` runs the integration
+signing, SQLAlchemy's insert and transaction, prometheus-client's calls per
+request. The test suite passes both ways (`make test` runs the integration
 tests a second time with it off).
 """
 

@@ -12,8 +12,14 @@ pinned versions below has one file to check against the new release:
 - prometheus-client 0.26.0 (a histogram child's `_upper_bounds`, `_buckets` and `_sum`: `request_tally`
   adds many observations at once, which the public `observe` takes one by one)
 
-livekit-api 1.2.2 is reached through an attribute, not an import:
-`Service._auth_header(grants, sip)` (see `livekit_headers`).
+Two are reached through attributes, not imports:
+
+- livekit-api 1.2.2: `Service._auth_header(grants, sip)` (see `livekit_headers`).
+- aiosqlite 0.22.1: `Connection._execute(function)`, which runs `function` in the
+  connection's thread, and `Connection._conn`, the sqlite3 connection there (see
+  `plain_insert._in_sqlite_thread`). Not imported from here because the store, in
+  the core, uses `plain_insert`, and this module imports graphql-core, Strawberry
+  and uvicorn, which the core must not (`make lint`'s import contracts).
 """
 
 from __future__ import annotations

@@ -199,7 +199,7 @@ async def room_rules(core: Core, room: str) -> RoomRules:
 
 async def load_rules(core: Core, room: str) -> RoomRules:
     """A room's rules as the store has them now (raises ServiceUnavailable when it cannot be read)."""
-    async with core.store.begin() as connection:
+    async with core.store.begin(writes=False) as connection:
         ban_rows = (
             await connection.execute(select(bans).where(or_(bans.c.room == room, bans.c.room == EVERY_ROOM)))
         ).all()

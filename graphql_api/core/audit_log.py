@@ -121,7 +121,7 @@ async def audit_log(
         query = query.where(table.at <= until)
     if before is not None:
         query = query.where(table.id < before)
-    async with core.store.begin() as connection:
+    async with core.store.begin(writes=False) as connection:
         rows = (await connection.execute(query)).mappings().all()
     events = [AuditEvent(**row) for row in rows[:limit]]
     return AuditPage(events, events[-1].cursor if len(rows) > limit else None)

@@ -151,7 +151,7 @@ async def _in_background(work: Coroutine[Any, Any, None]) -> None:
 
 async def enforce_once(core: Core) -> list[RoomEvent]:
     """Remove, from the rooms with bans or a lock, whoever may not be there; the removals announced."""
-    async with core.store.begin() as connection:
+    async with core.store.begin(writes=False) as connection:
         in_force = or_(bans.c.expires_at.is_(None), bans.c.expires_at > time.time())
         ruled = set((await connection.execute(select(bans.c.room).distinct().where(in_force))).scalars())
         ruled |= set((await connection.execute(select(room_locks.c.room))).scalars())

@@ -250,7 +250,7 @@ async def keep_muted(
 
 async def keep_muted_once(core: Core) -> int:
     """The reconciler's pass: in every live room muted all, mute what is held and found unmuted; how many tracks."""
-    async with core.store.begin() as connection:
+    async with core.store.begin(writes=False) as connection:
         rooms = set((await connection.execute(select(room_mute_all.c.room))).scalars())
     if not rooms:
         return 0

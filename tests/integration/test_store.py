@@ -1,5 +1,6 @@
 """The store on real databases: on PostgreSQL the migrations make exactly the code's tables and the deadline
-holds; the group commit's precompiled INSERT stores what SQLAlchemy's does; a production service refuses a
+holds; the group commit's precompiled INSERT stores what SQLAlchemy's does, and its commit (`commit_rows`)
+what the path with the speed-ups off does; a production service refuses a
 schema behind the code, and starts once `migrate` has run."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tests.harness.livekit_server import LiveKitServer
 from tests.harness.postgres_server import PostgresServer
 from tests.harness.service import ROOT, run_service
 from tests.integration.conftest import service_settings
-from tests.unit.speedups.test_plain_insert import compare_stores
+from tests.unit.speedups.test_plain_insert import compare_commits, compare_stores
 
 
 def _diff(connection: Connection) -> list[object]:
@@ -85,6 +86,24 @@ async def test_the_precompiled_insert_stores_sqlalchemys_rows_on_postgresql(post
         stores.append(store)
     try:
         await compare_stores(*stores)
+    finally:
+        for store in stores:
+            await store.aclose()
+
+
+async def test_the_group_commit_stores_what_the_usual_path_stores_on_postgresql(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stores = []
+    for speedups in ("on", "off"):
+        url = postgres_server.create_database()
+        with monkeypatch.context() as patched:
+            patched.setenv("GXRTC_SPEEDUPS", speedups)
+            store = Store.open(url, timeout_seconds=5)
+        await upgrade(store)
+        stores.append(store)
+    try:
+        await compare_commits(*stores)
     finally:
         for store in stores:
             await store.aclose()

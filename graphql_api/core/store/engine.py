@@ -9,7 +9,9 @@ The same deadline bounds the database's side: SQLite waits at most that long
 for another writer's lock (`busy_timeout`), PostgreSQL connects within it and
 cancels a statement that runs longer (`statement_timeout`). SQLite runs in WAL
 mode with `synchronous=FULL`, so a commit that returned is on disk, not only in
-the process or the OS's cache (docs/store.md).
+the process or the OS's cache (docs/store.md). Processes sharing one SQLite file
+take turns at writing through a file lock (`turns`), so a waiting writer wakes
+when the other commits rather than sleeping in SQLite's busy handler.
 
 Each transaction is a client span (`tracing`), a child of the request that
 opened it; the group commit's flusher serves many requests at once, so its
@@ -23,7 +25,7 @@ import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Table, event, insert
@@ -33,10 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import PoolResetState
 
 from ... import _speedups
-from ..._speedups.plain_insert import insert_rows
+from ..._speedups.plain_insert import commit_rows
 from ...errors import GxrtcError, ServiceUnavailable
 from .. import tracing
 from ..metrics import DATABASE_DURATION, DATABASE_ERRORS
+from .turns import WriterTurns, lock_path
 
 __all__ = ["Store"]
 
@@ -67,6 +70,10 @@ def _sqlite_pragmas(engine: AsyncEngine, timeout_seconds: float) -> None:
             dbapi_connection.rollback()
 
 
+def _unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable("the database is unavailable", reason="database unavailable")
+
+
 _BATCH_ROWS = 500
 _SYSTEMS = {"postgresql": "postgresql", "sqlite": "sqlite"}
 """OpenTelemetry's `db.system.name` values for SQLAlchemy's dialect names (the two the store supports)."""
@@ -75,6 +82,8 @@ _SYSTEMS = {"postgresql": "postgresql", "sqlite": "sqlite"}
 class Store:
     def __init__(self, engine: AsyncEngine, *, timeout_seconds: float) -> None:
         self.engine = engine
+        path = lock_path(engine.url)
+        self._turns = None if path is None else WriterTurns(path)
         self._timeout = timeout_seconds
         self._pending: list[tuple[Table, dict[str, Any], asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -106,13 +115,26 @@ class Store:
         return cls(engine, timeout_seconds=timeout_seconds)
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction, committed when the block ends without an exception, within the deadline."""
+    async def begin(self, *, writes: bool = True) -> AsyncIterator[AsyncConnection]:
+        """One transaction, committed when the block ends without an exception, within the deadline.
+
+        `writes=False` for one that only reads: it needs no writer's turn (in WAL, readers never wait for a
+        writer). A write in it would still be safe, waiting in SQLite's busy handler instead.
+        """
+        async with self._guarded(writes=writes), self.engine.begin() as connection:
+            yield connection
+
+    def _turn(self, writes: bool) -> AbstractAsyncContextManager[None]:
+        return self._turns.turn() if writes and self._turns is not None else nullcontext()
+
+    @asynccontextmanager
+    async def _guarded(self, *, writes: bool) -> AsyncIterator[None]:
+        """The deadline, the writer's turn, the span and metrics; any database failure as the 503."""
         started = time.perf_counter()
         with tracing.client_span("transaction", self._span_attributes) as span:
             try:
-                async with asyncio.timeout(self._timeout), self.engine.begin() as connection:
-                    yield connection
+                async with asyncio.timeout(self._timeout), self._turn(writes):
+                    yield
             except GxrtcError as error:
                 tracing.failed(span, type(error).__name__)
                 raise
@@ -120,7 +142,7 @@ class Store:
                 DATABASE_ERRORS.inc()
                 tracing.failed(span, type(exc).__name__)
                 log.warning("database unavailable: %s", type(exc).__name__)
-                raise ServiceUnavailable("the database is unavailable", reason="database unavailable") from None
+                raise _unavailable() from None
             finally:
                 DATABASE_DURATION.observe(time.perf_counter() - started)
 
@@ -141,20 +163,25 @@ class Store:
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:_BATCH_ROWS], self._pending[_BATCH_ROWS:]
+            by_table: dict[Table, list[dict[str, Any]]] = {}
+            for table, row, _ in batch:
+                by_table.setdefault(table, []).append(row)
             try:
-                async with self.begin() as connection:
-                    by_table: dict[Table, list[dict[str, Any]]] = {}
-                    for table, row, _ in batch:
-                        by_table.setdefault(table, []).append(row)
-                    for table, rows in by_table.items():
-                        if self._plain_insert:
-                            await insert_rows(connection, table, rows)
-                        else:
+                if self._plain_insert:
+                    # On SQLite one round trip to aiosqlite's thread for the inserts and the commit.
+                    async with self._guarded(writes=True), self.engine.connect() as connection:
+                        await commit_rows(connection, by_table)
+                else:
+                    async with self.begin() as connection:
+                        for table, rows in by_table.items():
                             await connection.execute(insert(table), rows)
-            except ServiceUnavailable as failure:
+            except Exception as exc:
+                # Anything else (a driver's own error, a bug) must not leave the batch's callers waiting forever.
+                if not isinstance(exc, ServiceUnavailable):
+                    log.exception("the group commit failed")
                 for _, _, future in batch:
                     if not future.done():  # a caller cancelled meanwhile has nobody to tell
-                        future.set_exception(ServiceUnavailable(failure.message, reason=failure.error))
+                        future.set_exception(_unavailable())
             else:
                 for _, _, future in batch:
                     if not future.done():
@@ -164,3 +191,5 @@ class Store:
         if self._flusher is not None and not self._flusher.done():
             await self._flusher
         await self.engine.dispose()
+        if self._turns is not None:
+            self._turns.close()

@@ -19,13 +19,14 @@ async def test_a_transaction_is_a_span_and_its_failure_is_marked(tmp_path: Path)
     working = Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}", timeout_seconds=5)
     # A file in a directory that is not there: SQLite cannot open it.
     broken = Store.open(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'store.sqlite3'}", timeout_seconds=5)
+    # Reads (`writes=False`) take no writer's turn, so the broken store's error is SQLite's own.
     with recorded_spans() as spans:
         tracing.enable(True)
         with trace.get_tracer("test").start_as_current_span("request"):
-            async with working.begin() as connection:
+            async with working.begin(writes=False) as connection:
                 await connection.execute(text("SELECT 1"))
             with pytest.raises(ServiceUnavailable):
-                async with broken.begin() as connection:
+                async with broken.begin(writes=False) as connection:
                     await connection.execute(text("SELECT 1"))
         await working.aclose()
         await broken.aclose()
