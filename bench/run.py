@@ -116,7 +116,16 @@ async def bounded(calls: Sequence[Callable[[], Awaitable[Any]]], limit: int = 16
 async def delete_all_rooms(lkapi: api.LiveKitAPI) -> int:
     """Close every room of the benchmark's own LiveKit, so the next scenario starts from nothing."""
     rooms = (await lkapi.room.list_rooms(room_proto.ListRoomsRequest())).rooms
-    await bounded([partial(lkapi.room.delete_room, room_proto.DeleteRoomRequest(room=r.name)) for r in rooms])
+
+    async def close(name: str) -> None:
+        try:
+            await lkapi.room.delete_room(room_proto.DeleteRoomRequest(room=name))
+        except api.TwirpError as exc:
+            # A room listed a moment ago may have closed itself since (its last participant left).
+            if exc.code != api.TwirpErrorCode.NOT_FOUND:
+                raise
+
+    await bounded([partial(close, r.name) for r in rooms])
     return len(rooms)
 
 
