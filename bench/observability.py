@@ -1,9 +1,9 @@
 """What the request metrics cost: REST token minting on a service with them (the default) against the same
 service with `GXRTC_METRICS=false` (no `/metrics` and no counting middleware; the few counters the core
 increments itself stay), both at once on one LiveKit, in alternating wrk rounds so a slow spell of the
-shared machine hits both alike. Reported: the median of the per-round rate ratios (on / off), their
-range (how much one round can be trusted on this machine) and each one's service CPU per request. Goal
-(issue 18): the metrics cost under 5% of the REST token rate.
+shared machine hits both alike, over several pairs of fresh processes (`PAIRS`). Reported: the median of
+the per-round rate ratios (on / off), their range (how much one round can be trusted on this machine) and
+each one's service CPU per request. Goal (issue 18): the metrics cost under 5% of the REST token rate.
 
 `python -m bench --metrics-cost` runs this part alone (bench/results/metrics-cost.json).
 """
@@ -20,8 +20,13 @@ from .stack import CpuMeter, Service
 
 __all__ = ["ROUNDS", "metrics_cost", "metrics_rows"]
 
-ROUNDS = 8
-"""At least this many rounds each: a 5% difference is within one round's noise on a 2-core machine."""
+PAIRS = 4
+"""Fresh processes for each pair of services: two processes of the same code can differ by up to 10% in
+CPU per request for as long as they live (seen as whole runs of 89% and of 97% with the same code), more
+than the 5% to be measured, so one pair per run would measure the pair."""
+ROUNDS_PER_PAIR = 2
+ROUNDS = PAIRS * ROUNDS_PER_PAIR
+"""Rounds each: a 5% difference is within one round's noise on a 2-core machine."""
 
 
 def metrics_cost(stack: Stack, config: BenchConfig) -> dict[str, Any]:
@@ -37,17 +42,19 @@ def metrics_cost(stack: Stack, config: BenchConfig) -> dict[str, Any]:
             duration_s=seconds,
         )
 
-    with running_service(stack, 1) as on, running_service(stack, 1, GXRTC_METRICS="false") as off:
-        services = {"on": on, "off": off}
-        for service in services.values():
-            load(service, config.warmup_s)
-        rounds: dict[str, list[tuple[WrkResult, float]]] = {"on": [], "off": []}
-        order = ("on", "off")
-        for index in range(max(ROUNDS, config.token_rounds)):
-            for name in order if index % 2 == 0 else order[::-1]:
-                with CpuMeter(services[name], stack.livekit.pid) as cpu:
-                    result = load(services[name], config.duration_s)
-                rounds[name].append((result, cpu.result["service_cpu_s"]))
+    rounds: dict[str, list[tuple[WrkResult, float]]] = {"on": [], "off": []}
+    order = ("on", "off")
+    per_pair = max(ROUNDS_PER_PAIR, -(-config.token_rounds // PAIRS))
+    for pair in range(PAIRS):
+        with running_service(stack, 1) as on, running_service(stack, 1, GXRTC_METRICS="false") as off:
+            services = {"on": on, "off": off}
+            for service in services.values():
+                load(service, config.warmup_s)
+            for index in range(per_pair):
+                for name in order if (pair + index) % 2 == 0 else order[::-1]:
+                    with CpuMeter(services[name], stack.livekit.pid) as cpu:
+                        result = load(services[name], config.duration_s)
+                    rounds[name].append((result, cpu.result["service_cpu_s"]))
     out: dict[str, Any] = {}
     for name, runs in rounds.items():
         requests = sum(result.requests for result, _ in runs)
