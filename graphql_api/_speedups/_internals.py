@@ -9,10 +9,8 @@ pinned versions below has one file to check against the new release:
 - graphql-core 3.3.2 (executor internals, variable and argument coercion)
 - strawberry-graphql 0.341.2 (schema converter, its execute helpers, WebSocket handlers)
 - uvicorn 0.54.0 (the httptools protocol, its trusted-proxy matcher)
-- prometheus-client 0.26.0 (a histogram child's `_upper_bounds`, `_buckets` and `_sum`: `request_tally`
-  adds many observations at once, which the public `observe` takes one by one)
 
-Two are reached through attributes, not imports:
+Three are reached through attributes, not imports:
 
 - livekit-api 1.2.2: `Service._auth_header(grants, sip)` (see `livekit_headers`).
 - aiosqlite 0.22.1: `Connection._execute(function)`, which runs `function` in the
@@ -20,11 +18,13 @@ Two are reached through attributes, not imports:
   `plain_insert._in_sqlite_thread`). Not imported from here because the store, in
   the core, uses `plain_insert`, and this module imports graphql-core, Strawberry
   and uvicorn, which the core must not (`make lint`'s import contracts).
+- prometheus-client 0.26.0: a histogram's `_upper_bounds` and its children's
+  `_buckets` and `_sum` (see `request_tally`, which adds many observations at
+  once where the public `observe` takes one). Not imported from here because
+  REST compat records its requests through it and must not import Strawberry.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from graphql.execution.collect_fields import DeferUsage, FieldDetails, FieldDetailsList, GroupedFieldSet
 from graphql.execution.get_variable_signature import GraphQLVariableSignature, get_variable_signature
@@ -65,32 +65,15 @@ __all__ = [
     "TrustedHosts",
     "VariableValueSource",
     "VariableValues",
-    "add_to_histogram",
     "coerce_default_value",
     "coerce_input_literal",
     "coerce_input_value",
     "gather_with_cancel",
     "get_operation_type",
     "get_variable_signature",
-    "histogram_bounds",
     "httptools_impl",
     "input_is_nested_too_deeply",
     "isawaitable",
     "optimized_is_awaitable",
     "validate_document",
 ]
-
-
-def histogram_bounds(histogram: Any) -> tuple[float, ...]:
-    """A prometheus-client histogram's upper bounds (its children's too), `+Inf` last, as `observe` compares them."""
-    return tuple(histogram._upper_bounds)
-
-
-def add_to_histogram(child: Any, counts: list[int], total: float) -> None:
-    """Add observations to a histogram child at once: `counts[i]` of them fell in bucket i (the first bound
-    they are <= to, as `observe` files one), summing to `total`. Bucket values are not cumulative inside."""
-    child._sum.inc(total)
-    buckets = child._buckets
-    for index, count in enumerate(counts):
-        if count:
-            buckets[index].inc(count)

@@ -20,10 +20,9 @@ multiprocess mode.
 from __future__ import annotations
 
 from bisect import bisect_left
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
-
-from ._internals import add_to_histogram, histogram_bounds
 
 __all__ = ["RequestTally"]
 
@@ -75,3 +74,21 @@ class RequestTally:
         for (face, operation), durations in observed.items():
             add_to_histogram(self._durations.labels(face, operation), durations.buckets, durations.total)
         self._in_flight_gauge.set(self._in_flight)
+
+
+# prometheus-client's private attributes, as `_internals` lists them (version 0.26.0).
+
+
+def histogram_bounds(histogram: Any) -> tuple[float, ...]:
+    """A histogram's upper bounds (its children's too), `+Inf` last, as `observe` compares them."""
+    return tuple(histogram._upper_bounds)
+
+
+def add_to_histogram(child: Any, counts: list[int], total: float) -> None:
+    """Add observations to a histogram child at once: `counts[i]` of them fell in bucket i (the first bound
+    they are <= to, as `observe` files one), summing to `total`. Bucket values are not cumulative inside."""
+    child._sum.inc(total)
+    buckets = child._buckets
+    for index, count in enumerate(counts):
+        if count:
+            buckets[index].inc(count)
